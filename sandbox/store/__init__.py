@@ -1,0 +1,1 @@
+"""The sandbox BigCommerce store: its data (:mod:`.db`), records, formats and HTTPS app (:mod:`.app`)."""
