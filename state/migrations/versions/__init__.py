@@ -1,0 +1,1 @@
+"""Alembic revision scripts of the state store, oldest first by revision chain."""
