@@ -1,0 +1,122 @@
+"""One Contact per person and one Account per company or person (rule R2, R3)."""
+
+from __future__ import annotations
+
+from tests.transforms.factories import customer, order, row, run
+
+GARTH = "garth.markey@markeymetals.com"
+
+
+def test_guest_who_registers_later_is_one_contact() -> None:
+    guest = order(1001, customer_id=0, hours=0, billing={"email": "GARTH.Markey@MarkeyMetals.com "})
+    registered = customer(
+        77, hours=5, email=GARTH, first_name="Garth", last_name="Markey", company="Markey Metals", customer_group_id=2,
+        addresses=[{"address1": "9 New Rd", "city": "Akron", "state_or_province": "Ohio", "postal_code": "44301",
+                    "country": "United States"}],
+    )  # fmt: skip
+    result = run(customers=[registered], orders=[guest])
+    assert len(result.contacts) == 1
+    contact = result.contacts.iloc[0]
+    assert contact["contact_key"] == GARTH
+    assert contact["customer_id"] == "77"
+    assert contact["email"] == GARTH  # the registered record is fresher
+    assert contact["city"] == "Akron"
+    account = row(result.accounts, "account_key", "co:markey metals")
+    assert account["customer_group"] == "2"
+    assert row(result.orders, "order_key", "1001")["contact_key"] == GARTH
+
+
+def test_several_orders_of_one_buyer_make_one_contact_freshest_wins() -> None:
+    orders = [
+        order(1, hours=0, billing={"street_1": "Old St", "phone": "111"}),
+        order(2, hours=2, billing={"street_1": "New St", "phone": ""}),  # newest, without a phone
+        order(3, hours=1, billing={"street_1": "Mid St", "phone": "333"}),
+    ]
+    result = run(orders=orders)
+    assert len(result.contacts) == 1 and len(result.orders) == 3
+    contact = result.contacts.iloc[0]
+    assert contact["street"] == "New St"
+    assert contact["phone"] == "333"  # the freshest phone given
+
+
+def test_address_lines_come_from_one_source() -> None:
+    profile = customer(
+        5, hours=9, email=GARTH, company="Markey Metals",
+        addresses=[{"city": "Nowhere"}],  # no street: not an address to use
+    )  # fmt: skip
+    result = run(customers=[profile], orders=[order(1, hours=0)])
+    contact = result.contacts.iloc[0]
+    assert (contact["street"], contact["city"]) == ("4410 Industrial Pkwy", "Cleveland")
+
+
+def test_customer_record_wins_a_tie_with_an_order() -> None:
+    result = run(
+        customers=[customer(5, hours=0, email=GARTH, first_name="Garth", last_name="Markey-Jones")],
+        orders=[order(1, hours=0)],
+    )
+    assert result.contacts.iloc[0]["last_name"] == "Markey-Jones"
+    assert result.orders.iloc[0]["suggested_set_code"] == "109337-Markey"  # the order keeps its own buyer's name
+
+
+def test_spellings_of_one_company_make_one_account_named_by_the_commonest() -> None:
+    billing = [
+        {"company": "Sefton Services, Inc.", "email": "a@sefton.com"},
+        {"company": "SEFTON SERVICES INC", "email": "b@sefton.com"},
+        {"company": " Sefton Services Inc ", "email": "c@sefton.com"},
+        {"company": "Sefton Services, Inc.", "email": "d@sefton.com"},
+    ]
+    result = run(orders=[order(i, billing=b) for i, b in enumerate(billing, start=1)])
+    assert result.accounts[["account_key", "account_name"]].values.tolist() == [
+        ["co:sefton services", "Sefton Services, Inc."]
+    ]
+    assert len(result.contacts) == 4
+    assert set(result.contacts["account_key"]) == {"co:sefton services"}
+
+
+def test_buyer_without_company_gets_a_person_account() -> None:
+    result = run(orders=[order(1, billing={"company": "", "email": "Jane.Doe@Gmail.com", "first_name": "Jane",
+                                           "last_name": "Doe"})])  # fmt: skip
+    account = result.accounts.iloc[0]
+    assert (account["account_key"], account["account_name"]) == ("email:jane.doe@gmail.com", "Jane Doe")
+    assert result.contacts.iloc[0]["account_key"] == "email:jane.doe@gmail.com"
+
+
+def test_customer_company_falls_back_to_the_address_company() -> None:
+    profile = customer(5, company="")
+    result = run(customers=[profile])
+    assert result.accounts["account_key"].tolist() == ["co:sefton services"]
+
+
+def test_customer_group_known_unknown_and_guest_only() -> None:
+    orders = [
+        order(1, customer_id=0, billing={"company": "Guest Co", "email": "g@guest.com"}),
+        order(2, customer_id=44, billing={"company": "Known Later Co", "email": "k@known.com"}),
+    ]
+    result = run(customers=[customer(1)], orders=orders)
+    groups = dict(zip(result.accounts["account_key"], result.accounts["customer_group"].fillna("?"), strict=True))
+    assert groups == {"co:guest": "0", "co:known later": "?", "co:sefton services": "1"}
+
+
+def test_html_entities_in_names_are_unescaped() -> None:
+    result = run(orders=[order(1, billing={"company": "Markey &amp; Sons", "last_name": "O&#39;Brien"})])
+    assert result.accounts.iloc[0]["account_name"] == "Markey & Sons"
+    assert result.contacts.iloc[0]["last_name"] == "O'Brien"
+    assert result.orders.iloc[0]["suggested_set_code"] == "109337-O'Brien"
+
+
+def test_unicode_and_soql_looking_text_is_kept() -> None:
+    billing = {"company": "مصنع الشرق 🏭", "first_name": "Zoë", "last_name": "D'Angelo' OR Name LIKE '%"}
+    result = run(orders=[order(1, billing=billing)])
+    assert result.rejects.empty
+    assert result.accounts.iloc[0]["account_name"] == "مصنع الشرق 🏭"
+    assert result.contacts.iloc[0]["last_name"] == "D'Angelo' OR Name LIKE '%"
+
+
+def test_order_without_company_takes_the_company_on_the_customer_record() -> None:
+    eric = {"company": "", "first_name": "Eric", "last_name": "Sefton", "email": "eric.sefton@seftonservices.com"}
+    result = run(customers=[customer(1)], orders=[order(420, customer_id=1, billing=eric)])
+    assert result.orders.iloc[0]["account_key"] == "co:sefton services"
+    assert result.accounts["account_key"].tolist() == ["co:sefton services"]
+    # Without the customer record the billing address alone decides: the person's own account.
+    alone = run(orders=[order(420, customer_id=1, billing=eric)])
+    assert alone.orders.iloc[0]["account_key"] == "email:eric.sefton@seftonservices.com"
