@@ -213,7 +213,7 @@ def _standard_objects() -> list[ObjectDef]:
               default="Not Started"),
         _text("Priority", 255, type="picklist", picklist=("High", "Normal", "Low"), restricted=True, required=True,
               default="Normal"),
-        _OWNER_OR_QUEUE,
+        _OWNER,  # a Task is owned by a user, never by a queue
         _ref("WhatId", ("Account", "Order"), "What"),
         _ref("WhoId", ("Contact",), "Who"),
         FieldDef("ActivityDate", "date"),
