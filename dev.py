@@ -52,24 +52,33 @@ def setup() -> None:
     STAMP.write_text(fingerprint)
 
 
+def lock() -> int:
+    """Resolve ``pyproject.toml`` afresh into ``.venv`` and pin the result in ``requirements.lock``."""
+    if not PY.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "-e", ".[dev]"], cwd=ROOT, check=True)
+    frozen = subprocess.run(
+        [str(PY), "-m", "pip", "freeze", "--exclude-editable"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    (ROOT / "requirements.lock").write_text(frozen)
+    STAMP.write_text(_fingerprint())
+    return 0
+
+
 def main(argv: list[str]) -> int:
     """Run ``setup`` then the named command inside the virtual environment."""
     if not argv or argv[0] not in {"setup", "demo", "test", "lock"}:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
+    if command == "lock":
+        return lock()
     setup()
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     if command == "demo":
         return subprocess.call([str(BIN / "store-sync"), "demo", *rest], cwd=ROOT, env=env)
     if command == "test":
         return subprocess.call([str(PY), "-m", "pytest", *rest], cwd=ROOT, env=env)
-    if command == "lock":
-        # Regenerate the lock from what is installed now (after changing pyproject.toml).
-        frozen = subprocess.run(
-            [str(PY), "-m", "pip", "freeze", "--exclude-editable"], check=True, capture_output=True, text=True
-        ).stdout
-        (ROOT / "requirements.lock").write_text(frozen)
     return 0
 
 

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATS_", env_file=".env", extra="ignore")
 
     target: Literal["production", "sandbox"] = "production"
+    secret_blocks: bool = Field(False, description="read unset secrets from Prefect Secret blocks (SECRET_BLOCKS)")
     sandbox_home: Path = Path(".sandbox")
     state_url: str = Field("sqlite:///.state/state.sqlite", description="SQLAlchemy URL of the state store")
     bc: BigCommerceSettings = Field(default_factory=BigCommerceSettings)
@@ -75,7 +76,33 @@ class Settings(BaseSettings):
     def _fill_from_sandbox(self) -> Settings:
         if self.target == "sandbox":
             apply_sandbox(self)
+        if self.secret_blocks:
+            apply_secret_blocks(self)
         return self
+
+
+#: Prefect Secret block names of the secrets (``prefect block create secret`` or the UI), by setting.
+SECRET_BLOCKS = {
+    ("bc", "access_token"): "ats-bc-access-token",
+    ("sf", "password"): "ats-sf-password",
+    ("sf", "security_token"): "ats-sf-security-token",
+    ("sf", "consumer_secret"): "ats-sf-consumer-secret",
+}
+
+
+def apply_secret_blocks(settings: Settings) -> None:
+    """Fill each unset secret from its Prefect Secret block, where one exists."""
+    from prefect.blocks.system import Secret
+
+    for (group, name), block in SECRET_BLOCKS.items():
+        target = getattr(settings, group)
+        if getattr(target, name).get_secret_value():
+            continue
+        try:
+            value = Secret.load(block).get()
+        except ValueError:  # no such block: the secret stays unset, and doctor says so
+            continue
+        setattr(target, name, SecretStr(str(value)))
 
 
 def apply_sandbox(settings: Settings) -> None:

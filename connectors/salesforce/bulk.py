@@ -1,0 +1,179 @@
+"""Bulk API 2.0 ingest jobs, driven call by call so that a session can expire in the middle.
+
+simple-salesforce's ``bulk2`` runs a whole job inside one method and never logs in again, so a
+session expiring while the job runs loses the job's results. Here each step is its own call
+through :meth:`SalesforceClient._invoke` (which logs in again on ``INVALID_SESSION_ID`` and
+retries the same step), and the job id is kept: after a new login the same job is polled and
+its results read; nothing is submitted twice. Per job, exactly:
+
+1. ``POST jobs/ingest`` — create (``bulk_create``), after the API budget check;
+2. ``PUT jobs/ingest/{id}/batches`` — upload the CSV (``bulk_upload``);
+3. ``PATCH jobs/ingest/{id}`` ``UploadComplete`` — close (``bulk_close``);
+4. ``GET jobs/ingest/{id}`` until ``JobComplete`` — poll (``bulk_poll``), first after
+   ``bulk_poll_seconds``, then at growing intervals (×1.5, at most 30 s), for at most
+   ``bulk_timeout_seconds`` (then the job is aborted and :class:`BulkJobError` raised);
+5. ``GET …/successfulResults`` and ``GET …/failedResults`` (``bulk_results``, two calls).
+
+Results come back in any order: each result row is matched to our record by the key column
+it echoes (the external id, or ``Id`` for updates). A record in neither file is reported as
+``BULK_NOT_PROCESSED`` (retried by the loader like a lock error). A job larger than 100 MB of
+CSV is split into several jobs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from collections.abc import Iterator, MutableSequence, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from connectors.salesforce.errors import BulkJobError, SalesforceCallError
+from connectors.salesforce.results import RowResult, from_bulk_error
+from connectors.salesforce.values import Payload
+
+if TYPE_CHECKING:
+    from connectors.salesforce.client import SalesforceClient
+
+log = logging.getLogger("connectors.salesforce")
+
+MAX_JOB_BYTES = 100 * 1024 * 1024  # Salesforce: 150 MB base64-encoded per job, i.e. ~100 MB of CSV
+MAX_POLL_SECONDS = 30.0
+CSV_CONTENT_TYPE = "text/csv; charset=UTF-8"
+FINAL_STATES = ("JobComplete", "Failed", "Aborted")
+CLOSED_STATES = ("UploadComplete", "InProgress", "JobComplete")  # what a job is once closed
+
+
+def csv_text(*rows: Sequence[str]) -> str:
+    """Lines of Bulk 2.0 CSV (comma, LF line endings, quoting as needed)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def split_by_size(payload: Payload, positions: Sequence[int], max_bytes: int = MAX_JOB_BYTES) -> Iterator[str]:
+    """CSV documents of at most ``max_bytes`` each (header repeated), covering ``positions`` in order."""
+    header = csv_text(payload.columns)
+    size, lines = len(header.encode()), [header]
+    for i in positions:
+        line = csv_text(payload.csv_row(i))
+        length = len(line.encode())
+        if len(lines) > 1 and size + length > max_bytes:
+            yield "".join(lines)
+            size, lines = len(header.encode()), [header]
+        lines.append(line)
+        size += length
+    if len(lines) > 1:
+        yield "".join(lines)
+
+
+def send(
+    client: SalesforceClient, operation: Literal["upsert", "update"], payload: Payload,
+    positions: Sequence[int], results: MutableSequence[RowResult | None],
+) -> None:  # fmt: skip
+    """Write the rows at ``positions`` with one Bulk 2.0 job per 100 MB, filling ``results``."""
+    by_key = {payload.key_text(i): i for i in positions}
+    done: set[int] = set()
+    external_id = payload.key_field if operation == "upsert" else None
+    for document in split_by_size(payload, positions):
+        client.check_budget()
+        successful, failed = run_job(client, operation, payload.sobject, external_id, document)
+        for row in successful:
+            i = by_key.get(row.get(payload.key_field, ""))
+            if i is not None:
+                results[i] = RowResult(True, row.get("sf__Id") or None, row.get("sf__Created") == "true")
+                done.add(i)
+        for row in failed:
+            i = by_key.get(row.get(payload.key_field, ""))
+            if i is not None:
+                results[i] = from_bulk_error(row.get("sf__Id", ""), row.get("sf__Error", ""))
+                done.add(i)
+    for i in positions:
+        if i not in done:
+            results[i] = RowResult.failure("BULK_NOT_PROCESSED", "the Bulk API 2.0 job reported no result for it")
+
+
+def run_job(
+    client: SalesforceClient, operation: str, sobject: str, external_id_field: str | None, document: str
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Create, upload, close, wait for and read one ingest job: (successful rows, failed rows)."""
+    spec: dict[str, Any] = {
+        "object": sobject,
+        "operation": operation,
+        "contentType": "CSV",
+        "columnDelimiter": "COMMA",
+        "lineEnding": "LF",
+    }
+    if external_id_field:
+        spec["externalIdFieldName"] = external_id_field
+    job = client.rest("bulk_create", "jobs/ingest", method="POST", body=spec)
+    job_id = str(job["id"])
+    log.info("Bulk API 2.0 job %s: %s of %s records (%d bytes)", job_id, operation, sobject, len(document.encode()))
+    upload_data(client, job_id, document)
+    close_job(client, job_id)
+    info = wait_for_job(client, job_id)
+    if info.get("state") != "JobComplete":
+        raise BulkJobError(job_id, str(info.get("state")).lower(), str(info.get("errorMessage") or "no reason given"))
+    successful = read_results(client, job_id, "successfulResults")
+    failed = read_results(client, job_id, "failedResults")
+    log.info("Bulk API 2.0 job %s: %d succeeded, %d failed", job_id, len(successful), len(failed))
+    return successful, failed
+
+
+def upload_data(client: SalesforceClient, job_id: str, document: str) -> None:
+    """Upload the job's CSV (once; a retry finding the data already there goes on)."""
+    try:
+        client.raw(
+            "bulk_upload", "PUT", f"jobs/ingest/{job_id}/batches",
+            data=document.encode("utf-8"), headers={"Content-Type": CSV_CONTENT_TYPE, "Accept": "application/json"},
+        )  # fmt: skip
+    except SalesforceCallError as exc:
+        # A retried upload whose first attempt did land: the data is there, go on.
+        if not (exc.status == 409 and "already been uploaded" in exc.detail):
+            raise
+
+
+def close_job(client: SalesforceClient, job_id: str) -> None:
+    """Mark the upload complete (a retry finding the job already closed goes on)."""
+    try:
+        client.rest("bulk_close", f"jobs/ingest/{job_id}", method="PATCH", body={"state": "UploadComplete"})
+    except SalesforceCallError as exc:
+        # A retried close whose first attempt did land: the job is past Open already.
+        landed = any(f"Found job in state {state};" in exc.detail for state in CLOSED_STATES)
+        if not (exc.status == 409 and landed):
+            raise
+
+
+def wait_for_job(client: SalesforceClient, job_id: str) -> dict[str, Any]:
+    """Poll until the job is final; its last info. Aborts it and raises after the timeout."""
+    settings = client.settings
+    deadline = time.monotonic() + settings.bulk_timeout_seconds
+    interval = settings.bulk_poll_seconds
+    while True:
+        client.sleep(interval)
+        info = client.rest("bulk_poll", f"jobs/ingest/{job_id}")
+        if info.get("state") in FINAL_STATES:
+            return dict(info)
+        if time.monotonic() >= deadline:
+            abort_job(client, job_id)
+            raise BulkJobError(
+                job_id, "timed out", f"still {info.get('state')} after {settings.bulk_timeout_seconds:.0f} s; aborted"
+            )
+        interval = min(interval * 1.5, max(settings.bulk_poll_seconds, MAX_POLL_SECONDS))
+
+
+def abort_job(client: SalesforceClient, job_id: str) -> None:
+    """Abort the job, best effort (it may have finished meanwhile)."""
+    try:
+        client.rest("bulk_close", f"jobs/ingest/{job_id}", method="PATCH", body={"state": "Aborted"})
+    except SalesforceCallError as exc:
+        log.warning("could not abort Bulk API 2.0 job %s: %s", job_id, exc)
+
+
+def read_results(client: SalesforceClient, job_id: str, kind: str) -> list[dict[str, str]]:
+    """Rows of ``successfulResults`` or ``failedResults`` as dicts keyed by header."""
+    response = client.raw("bulk_results", "GET", f"jobs/ingest/{job_id}/{kind}", headers={"Accept": "text/csv"})
+    # Decode ourselves: without a charset requests would guess ISO-8859-1 for text/csv.
+    text = response.content.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
