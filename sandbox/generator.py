@@ -105,7 +105,9 @@ class Builder:
             if base.lower() in seen:
                 continue
             seen.add(base.lower())
-            names.append(base + self.rng.choice(_LEGAL))
+            # Faker names often carry a legal form already ("Martinez LLC"); don't stack another.
+            has_form = base.rsplit(" ", 1)[-1].rstrip(".") in {"LLC", "Ltd", "Inc", "PLC", "Group", "Corp", "and Sons"}
+            names.append(base if has_form else base + self.rng.choice(_LEGAL))
         return names
 
     def person(self, company: str) -> Person:

@@ -1,0 +1,35 @@
+"""Deployments: one source of truth, and they register with their schedules on a Prefect server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from deployments.schedules import DEPLOYMENTS, PREFECT_YAML, RECONCILE, SYNC, render_prefect_yaml, runner_deployments
+
+
+def test_prefect_yaml_is_rendered_from_the_schedules() -> None:
+    assert PREFECT_YAML.read_text() == render_prefect_yaml(), "run `store-sync deployments render`"
+
+
+def test_deployments_register_with_schedules_limits_and_typed_parameters(prefect_harness: None) -> None:
+    from prefect.client.orchestration import get_client
+
+    ids = [deployment.apply() for deployment in runner_deployments()]
+
+    async def read() -> list:
+        async with get_client() as client:
+            return [await client.read_deployment(i) for i in ids]
+
+    registered = {d.name: d for d in asyncio.run(read())}
+    assert set(registered) == {spec.name for spec in DEPLOYMENTS}
+    sync = registered[SYNC.name]
+    assert sync.schedules[0].schedule.interval.total_seconds() == 900
+    assert sync.global_concurrency_limit is not None and sync.global_concurrency_limit.limit == 1
+    reconcile = registered[RECONCILE.name]
+    assert reconcile.schedules[0].schedule.cron == RECONCILE.cron
+    backfill = registered["backfill-on-demand"]
+    assert backfill.schedules == []
+    properties = backfill.parameter_openapi_schema["properties"]
+    assert properties["start"]["format"] == "date-time" and "start" in backfill.parameter_openapi_schema["required"]
+    assert properties["entities"]["enum"] == ["all", "customers", "orders"]
+    assert "description" in properties["chunk_hours"]
