@@ -7,7 +7,7 @@ implementations of these protocols.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -60,6 +60,14 @@ class StoreSource(Protocol):
 
     def orders(self, window: Window, *, field: str = "date_modified") -> Iterator[list[dict[str, Any]]]:
         """Pages of v2 orders (with consignments) whose ``field`` lies in ``window``, each once."""
+        ...
+
+    def customers_by_id(self, ids: Iterable[int]) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the v3 customers of ``ids`` (absent ids skipped)."""
+        ...
+
+    def orders_by_id(self, ids: Iterable[int]) -> Iterator[list[dict[str, Any]]]:
+        """Pages of the v2 orders of ``ids`` (absent ids skipped)."""
         ...
 
     def api_calls(self) -> dict[str, int]:

@@ -1,0 +1,68 @@
+"""Sync against an org CSRs already work in: matching, routing, and CSR edits that must survive."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.sync import sync
+from sandbox.org.records import OrgDB
+from sandbox.server import SandboxServer
+from sandbox.store.db import OrderFilter, StoreDB
+
+
+def test_known_buyers_are_tied_to_existing_records_and_routed_to_their_csr(seeded: SandboxServer) -> None:
+    db = OrgDB(seeded.config.org_db)
+    before = db.query("SELECT Id, Email, AccountId FROM Contact")
+    sync()
+    after = db.query("SELECT Id, Email, AccountId, BigCommerce_Contact_Key__c FROM Contact")
+    by_email: dict[str, list[dict]] = {}
+    for contact in after:
+        by_email.setdefault(contact["Email"].lower(), []).append(contact)
+    assert all(len(found) == 1 for found in by_email.values()), "a buyer became two Contacts"
+    ordered = {o["billing_address"]["email"].lower() for o in _store_orders(seeded)}
+    adopted = [c for c in before if c["Email"].lower() in ordered]
+    assert adopted, "the seeded org should know some buyers"
+    for contact in adopted:
+        (now,) = by_email[contact["Email"].lower()]
+        assert now["Id"] == contact["Id"] and now["BigCommerce_Contact_Key__c"] == contact["Email"].lower()
+
+    routed = db.query(
+        "SELECT OwnerId, Account.Assigned_CSR__c FROM Order WHERE Account.Assigned_CSR__c != null"
+    )
+    assert routed, "some orders belong to accounts with an assigned CSR"
+    assert all(o["OwnerId"] == o["Account"]["Assigned_CSR__c"] for o in routed)
+    queue = db.query("SELECT Id FROM Group WHERE DeveloperName = 'eCommerce_Orders'")[0]["Id"]
+    unassigned = db.query("SELECT OwnerId FROM Order WHERE Account.Assigned_CSR__c = null")
+    assert unassigned and all(o["OwnerId"] == queue for o in unassigned)
+
+
+def test_csr_edits_survive_a_resync_while_store_changes_still_arrive(
+    seeded: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without the usual lag, a change made a second ago is inside the next run's window.
+    monkeypatch.setenv("ATS_BC_WINDOW_LAG_SECONDS", "0")
+    sync()
+    db = OrgDB(seeded.config.org_db)
+    order = db.query("SELECT Id, BigCommerce_Order_Id__c, AccountId FROM Order WHERE Payment_Status__c = 'authorized' "
+                     "ORDER BY BigCommerce_Order_Id__c LIMIT 1")[0]  # fmt: skip
+    csr = db.query("SELECT Id FROM User WHERE Title = 'CSR' ORDER BY Username LIMIT 1")[0]["Id"]
+    edits = {"OwnerId": csr, "ASTEA_Key_Direct_Billing__c": "109337-Edited", "ASTEA_Job_Number__c": "J-77",
+             "Paid__c": True, "Name": "ASTEA job J-77"}  # fmt: skip
+    db.update("Order", order["Id"], edits)
+    account_edits = {"Repair_Account_Status__c": "Active", "Repair_Account_Terms__c": "Pay by PO",
+                     "Name": "Renamed by CSR"}  # fmt: skip
+    db.update("Account", order["AccountId"], account_edits)
+
+    # The store moves on: the payment of that order is captured.
+    StoreDB(seeded.config.store_db).capture_payment(int(order["BigCommerce_Order_Id__c"]))
+    sync()
+    now = db.get("Order", order["Id"])
+    assert {k: now[k] for k in edits} == edits
+    assert now["Payment_Status__c"] == "captured"  # pipeline-owned: synced
+    account = db.get("Account", order["AccountId"])
+    assert {k: account[k] for k in account_edits} == account_edits
+
+
+def _store_orders(server: SandboxServer) -> list[dict]:
+    store = StoreDB(server.config.store_db)
+    return [store.get_order(row["id"]) for row in store.list_orders(OrderFilter(), ("id", "asc"), 0, 10_000)]
