@@ -119,9 +119,8 @@ class Loader:
         frame = pd.DataFrame(payloads)
         existing = self.existing_ids(objmap, frame[objmap.external_id])
         # Re-apply the ownership policy: a record created meanwhile gets no create-only values.
-        update_only = set(frame.columns) - set(objmap.payload_columns(creating=False))
-        for column in update_only & set(frame.columns):
-            frame.loc[frame[objmap.external_id].isin(list(existing)), column] = None
+        create_only = [c for c in frame.columns if c not in objmap.payload_columns(creating=False)]
+        frame.loc[frame[objmap.external_id].isin(list(existing)), create_only] = None
         return self._send(frame, objmap, self._hashes(frame, objmap), report)
 
     def _hashes(self, payloads: pd.DataFrame, objmap: ObjectMap) -> dict[str, str]:

@@ -46,9 +46,13 @@ def _read(res: Resources, window_start: datetime, store_keys: list[str]) -> tupl
     found = [f for f in (in_window, extra) if not f.empty]
     orders = pd.concat(found, ignore_index=True) if found else in_window
     task = res.mapping.task
+    # Open Tasks, and those closed within the window (a flag that comes back reopens its Task).
     tasks = res.crm.query(
-        f"SELECT {', '.join(task_query_fields(res.mapping))} FROM {task.sobject} "  # noqa: S608 (mapping names)
-        f"WHERE {task.external_id} LIKE 'reconcile:%'"
+        format_soql(
+            f"SELECT {', '.join(task_query_fields(res.mapping))} FROM {task.sobject} "  # noqa: S608 (mapping names)
+            f"WHERE {task.external_id} LIKE 'reconcile:%' AND (IsClosed = false OR LastModifiedDate >= {{start}})",
+            start=window_start,
+        )
     )
     return orders, tasks
 

@@ -40,3 +40,26 @@ def test_a_broken_order_is_dead_lettered_then_loads_once_fixed(
     assert len(db.query("SELECT Id FROM Order WHERE BigCommerce_Order_Id__c = '100'")) == 1
     with StateStore.open(Settings().state_url) as state:
         assert state.open_dead_letters("orders") == []
+
+
+def test_records_the_org_refused_are_sent_again_by_the_next_run(seeded: SandboxServer) -> None:
+    from sandbox.faults import FaultSettings, ScriptedFault
+
+    # Every Order row stays locked through all of the connector's retry rounds.
+    seeded.org.faults.add_script([ScriptedFault(kind="lock_row", path="composite/sobjects/Order", count=10_000)])
+    first = sync()
+    assert first["loads"]["Order"]["failed"] == 60 and first["loads"]["Order"]["errors"] == {"UNABLE_TO_LOCK_ROW": 60}
+    db = OrgDB(seeded.config.org_db)
+    assert db.count("Order") == 0 and db.count("Account") > 0
+    with StateStore.open(Settings().state_url) as state:
+        assert len(state.open_dead_letters("Order", stage="load")) == 60
+        assert state.get_watermark("orders") is not None  # the window is done: the letters carry the rest
+
+    seeded.org.faults.configure(FaultSettings())
+    second = sync()
+    assert second["extracted"]["orders"] == 0  # nothing new in the store ...
+    assert db.count("Order") == 60  # ... yet every refused order is now loaded, once
+    with StateStore.open(Settings().state_url) as state:
+        assert state.open_dead_letters("Order", stage="load") == []
+    third = sync()
+    assert third["loads"]["Order"]["created"] == 0 and db.count("Order") == 60
