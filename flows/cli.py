@@ -186,5 +186,26 @@ def demo(
     console.print(NEXT_STEPS + f"(pipeline state: {json.dumps(os.environ['ATS_STATE_URL'])}; README.md has the rest)")
 
 
+@app.command()
+def bench(
+    orders: Annotated[int, typer.Option(help="orders in the generated store (1000, 10000, 100000)")] = 1000,
+    latency_ms: Annotated[float, typer.Option(help="latency the sandbox adds to every request")] = 100,
+    rate_limit_quota: Annotated[int, typer.Option(help="BigCommerce requests per window")] = 150,
+    rate_limit_window_ms: Annotated[int, typer.Option(help="BigCommerce rate-limit window")] = 30_000,
+    per_record_orders: Annotated[int, typer.Option(help="orders of the per-record comparison (0: skip)")] = 200,
+    profile: Annotated[bool, typer.Option(help="cProfile the backfill into the report")] = False,
+    out: Annotated[Path, typer.Option(help="folder of bench-<N>.json and .md")] = Path("reports"),
+) -> None:
+    """Benchmark a full backfill and an idle sync against a fresh sandbox (calls, time, memory)."""
+    from benchmarks.run import print_table, run_benchmark, write_reports
+
+    result = run_benchmark(orders, latency_ms=latency_ms, rate_limit_quota=rate_limit_quota,
+                           rate_limit_window_ms=rate_limit_window_ms, per_record_orders=per_record_orders,
+                           profile=profile, log=console.print)  # fmt: skip
+    paths = write_reports(result, out)
+    print_table(result)
+    console.print(f"reports: {paths[0]} {paths[1]}")
+
+
 if __name__ == "__main__":
     app()
