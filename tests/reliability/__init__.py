@@ -1,0 +1,1 @@
+"""Reliability and security suite: faults, crashes, bad input, concurrency and secrets."""
