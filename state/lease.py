@@ -4,7 +4,9 @@ A lease is one row per name holding the holder, a random token and an expiry. Ta
 single conditional upsert (insert the row, or take it over only if it has expired), so two
 contenders cannot both succeed on SQLite or PostgreSQL; whoever gets rowcount 1 holds it. If the
 holder dies the lease simply expires after its ttl. Renew and release match on the token, so a
-holder whose lease expired and was taken over cannot renew or release someone else's.
+holder whose lease expired and was taken over cannot renew or release someone else's. A lease
+whose holder was a process of this host that no longer exists (a killed sync) is taken over at
+once rather than after its ttl.
 
 Acquiring is strict: even the same holder name cannot take a lease that has not expired (two
 processes may share a name by mistake). Renewing an expired lease that nobody took over succeeds,
@@ -60,6 +62,24 @@ def default_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def holder_is_gone(holder: str) -> bool:
+    """Whether ``holder`` (``host:pid``) names a process of this host that no longer exists.
+
+    A killed sync would otherwise block the next ones until its lease expires. Only a holder on
+    this very host can be checked; any other holder is presumed alive until its ttl runs out.
+    """
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, under another user
+        return False
+    return False
+
+
 class LeaseMixin(StoreBase):
     """Acquire, renew and release named leases."""
 
@@ -90,8 +110,20 @@ class LeaseMixin(StoreBase):
                 if connection.execute(take).rowcount == 1:
                     return Lease(name, holder, token, now, now + ttl, ttl)
                 current = connection.execute(
-                    select(leases.c.holder, leases.c.expires_at).where(leases.c.name == name)
+                    select(leases.c.holder, leases.c.token, leases.c.expires_at).where(leases.c.name == name)
                 ).one_or_none()
+                if current is not None and holder_is_gone(current.holder):
+                    # Compare-and-swap on the dead holder's token: of several contenders one wins.
+                    swap = (
+                        update(leases)
+                        .where(leases.c.name == name, leases.c.token == current.token)
+                        .values(holder=holder, token=token, acquired_at=now, expires_at=now + ttl)
+                    )
+                    if connection.execute(swap).rowcount == 1:
+                        log.warning("lease %r: its holder %s no longer runs on this host; taken over", name,
+                                    current.holder)  # fmt: skip
+                        return Lease(name, holder, token, now, now + ttl, ttl)
+                    continue
             if current is not None:
                 raise LeaseHeld(name, current.holder, current.expires_at)
         raise RuntimeError(f"lease {name!r} kept changing hands while acquiring it")

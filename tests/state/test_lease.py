@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -11,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from state import Lease, LeaseHeld, LeaseLost, StateStore
+from state.lease import default_holder
 from tests.state.conftest import START, FakeClock
 from tests.state.workers import open_and_contend_for_lease
 
@@ -153,3 +156,20 @@ def test_waiting_gets_the_lease_once_released(store: StateStore) -> None:
 def test_bad_ttl(store: StateStore) -> None:
     with pytest.raises(ValueError, match="ttl"):
         store.acquire_lease("sync", "w", timedelta(0))
+
+
+def test_a_lease_whose_holder_process_died_is_taken_over_at_once(store: StateStore) -> None:
+    """A killed sync must not block the next ones until its lease expires."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                           check=True)  # fmt: skip
+    dead = f"{default_holder().rpartition(':')[0]}:{child.stdout.strip()}"
+    store.acquire_lease("sync", dead, TTL)
+    taken = store.acquire_lease("sync", default_holder(), TTL)
+    assert taken.holder == default_holder()
+    # A live holder, or one on another host, is never taken over before expiry.
+    with pytest.raises(LeaseHeld):
+        store.acquire_lease("sync", "some-other-host:1", TTL)
+    store.release_lease(taken)
+    store.acquire_lease("sync", "some-other-host:1", TTL)
+    with pytest.raises(LeaseHeld):
+        store.acquire_lease("sync", default_holder(), TTL)
