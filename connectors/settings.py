@@ -33,6 +33,7 @@ class BigCommerceSettings(BaseSettings):
     page_size: int = Field(250, ge=1, le=250)
     max_attempts: int = Field(8, ge=1, description="tries per request, the first included")
     max_retry_seconds: float = Field(600.0, gt=0, description="give up on a request after this long")
+    backoff_max_seconds: float = Field(60.0, gt=0, description="ceiling of one backoff wait (jittered, doubling)")
     low_quota: int = Field(15, ge=0, description="pace requests when X-Rate-Limit-Requests-Left falls to this")
     window_lag_seconds: int = Field(60, ge=0, description="upper bound of a window = run start minus this")
     overlap_seconds: int = Field(300, ge=0, description="lower bound of a window = watermark minus this")
@@ -56,6 +57,7 @@ class SalesforceSettings(BaseSettings):
     timeout: float = 120.0
     bulk_threshold: int = Field(2000, ge=1, description="above this many records, Bulk API 2.0")
     api_usage_stop: float = Field(0.8, gt=0, le=1, description="stop loading at this share of the daily limit")
+    backoff_max_seconds: float = Field(60.0, gt=0, description="ceiling of one retry wait (requests and rows)")
     bulk_poll_seconds: float = Field(2.0, gt=0)
     bulk_timeout_seconds: float = Field(3600.0, gt=0)
 

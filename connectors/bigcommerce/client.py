@@ -215,13 +215,14 @@ class BigCommerceClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         backoff_base: float = 1.0,
-        backoff_max: float = 60.0,
+        backoff_max: float | None = None,
     ) -> None:
         """A client (and its session) for ``settings``.
 
         ``sleep`` does every wait (retries and pacing), so callers can observe them, and
         ``clock`` (seconds, monotonic) times the rate-limit meter. ``backoff_base`` is the first
-        backoff window in seconds (doubling per retry, full jitter), ``backoff_max`` its ceiling.
+        backoff window in seconds (doubling per retry, full jitter), ``backoff_max`` its ceiling
+        (default: ``settings.backoff_max_seconds``).
         """
         token = settings.access_token.get_secret_value()
         if not settings.api_url or not token:
@@ -235,7 +236,8 @@ class BigCommerceClient:
         self.session.headers.update({"X-Auth-Token": token, "Accept": "application/json"})
         self._sleep = sleep
         self._clock = clock
-        self._backoff = wait_random_exponential(multiplier=backoff_base, max=backoff_max)
+        ceiling = settings.backoff_max_seconds if backoff_max is None else backoff_max
+        self._backoff = wait_random_exponential(multiplier=backoff_base, max=ceiling)
         self._calls: Counter[str] = Counter()
         self._rate_limit: RateLimit | None = None
 

@@ -97,7 +97,8 @@ class SalesforceClient:
         ``http`` replaces the session of :func:`connectors.http.make_session` (its ``https://``
         adapter gets the timeout); ``sleep`` is how waits happen (tests pass a fast one)."""
         self.settings = settings
-        self.retry = retry or RetryPolicy()
+        ceiling = settings.backoff_max_seconds
+        self.retry = retry or RetryPolicy(max_wait=ceiling, row_max_wait=ceiling)
         self.query_batch_size = query_batch_size
         self.sleep = sleep
         self._http = http or make_session(settings.ca_bundle)

@@ -33,6 +33,9 @@ CLIENT_ENV = {
     "ATS_BC_CONNECT_TIMEOUT": "2",
     "ATS_SF_TIMEOUT": "3",
     "ATS_BC_MAX_ATTEMPTS": "10",
+    # Short backoff ceilings: the waits, not the data, would otherwise make this test long.
+    "ATS_BC_BACKOFF_MAX_SECONDS": "0.5",
+    "ATS_SF_BACKOFF_MAX_SECONDS": "0.5",
     "ATS_SF_BULK_POLL_SECONDS": "0.2",
 }
 SLOW_SECONDS = 4.0
@@ -93,7 +96,6 @@ def _run_scenario(sandbox_factory: SandboxFactory, orders: int, seed: int, metri
         assert state.open_dead_letters() == []
 
 
-@pytest.mark.slow  # ~90 s: client backoff waits (up to 60 s with jitter) dominate, not the data
 def test_faults_small_store(sandbox_factory: SandboxFactory, metrics: Callable[..., None]) -> None:
     _run_scenario(sandbox_factory, orders=300, seed=11, metrics=metrics)
 
