@@ -299,7 +299,6 @@ def run_benchmark(
         del data
         server = SandboxServer(config).start_in_thread()
         try:
-            config.state_path.write_text(server.info.to_json())
             measured = _run_child(home, as_of, per_record_orders, profile, log)
         finally:
             server.stop()

@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from connectors.http import make_session
-from sandbox.config import SandboxConfig, SandboxCredentials
+from sandbox import generator
+from sandbox.config import SandboxConfig
 from sandbox.daemon import config_path
 from sandbox.faults import GENERIC_KINDS, FaultSettings
 from sandbox.server import SandboxInfo
@@ -63,14 +64,6 @@ def _admin_get(info: SandboxInfo, base: str, path: str) -> Any:
 
 def _is_empty(config: SandboxConfig) -> bool:
     return not config.store_db.exists() or StoreDB(config.store_db).count_orders() == 0
-
-
-def seed_data(config: SandboxConfig, orders: int, seed: int) -> dict[str, int]:
-    """Generate and load the store and org (both must be empty)."""
-    from sandbox.generator import generate, load
-
-    credentials = SandboxCredentials.load_or_create(config)
-    return load(generate(orders=orders, seed=seed), config.store_db, config.org_db, credentials.sf_username)
 
 
 def _parse_faults(values: list[str]) -> tuple[dict[str, float], dict[str, float]]:
@@ -125,7 +118,7 @@ def start(
     config_path(home).write_text(config.model_dump_json(indent=2))
     if seed and _is_empty(config):
         with console.status(f"generating a store of {orders} orders and its org ..."):
-            summary = seed_data(config, orders, seed=20261123)
+            summary = generator.seed(config, orders)
         console.print("seeded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     log = (home / "sandbox.log").open("ab")
     proc = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
@@ -223,7 +216,7 @@ def seed(
     if not _is_empty(config):
         console.print("[red]the sandbox already holds data[/]; `store-sync sandbox reset` first")
         raise typer.Exit(1)
-    summary = seed_data(config, orders, random_seed)
+    summary = generator.seed(config, orders, random_seed)
     console.print("seeded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
 
 

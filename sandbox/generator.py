@@ -25,6 +25,8 @@ from typing import Any
 
 from faker import Faker
 
+from sandbox.config import SandboxConfig, SandboxCredentials
+
 SEED_ORDER_SEFTON = 420
 SEED_GUEST_EMAIL = "garth.markey@markeymetals.com"
 FIRST_ORDER_ID = 100
@@ -328,6 +330,14 @@ def _org_records(b: Builder, people: list[Person]) -> tuple[list[dict[str, Any]]
             "Email": p.email.title() if rng.random() < 0.2 else p.email, "_account": account_of[key],
         })  # fmt: skip
     return accounts, contacts
+
+
+def seed(config: SandboxConfig, orders: int, seed: int = 20261123, as_of: datetime | None = None) -> dict[str, int]:
+    """Generate a store of ``orders`` orders and its org into the (empty) sandbox of ``config``."""
+    config.home.mkdir(parents=True, exist_ok=True)
+    credentials = SandboxCredentials.load_or_create(config)
+    data = generate(orders=orders, seed=seed, as_of=as_of)
+    return load(data, config.store_db, config.org_db, credentials.sf_username)
 
 
 def load(data: SandboxData, store_db: Path, org_db: Path, integration_username: str) -> dict[str, int]:

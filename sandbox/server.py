@@ -130,6 +130,7 @@ class SandboxServer:
         for server in self._servers:
             server.should_exit = True
         if self._thread:
+            self.config.state_path.unlink(missing_ok=True)
             self._thread.join(timeout=2)
             if self._thread.is_alive():
                 # uvicorn waits for idle keep-alive TLS connections to close; don't wait for them.
@@ -138,7 +139,10 @@ class SandboxServer:
                 self._thread.join(timeout=10)
 
     def start_in_thread(self) -> SandboxServer:
-        """Serve from a daemon thread and return once both services accept connections."""
+        """Serve from a daemon thread and return once both services accept connections.
+
+        Like the daemon, it writes ``sandbox.json``, so ``ATS_TARGET=sandbox`` finds it.
+        """
         self._thread = threading.Thread(target=lambda: asyncio.run(self.serve()), daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 30
@@ -146,6 +150,7 @@ class SandboxServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("sandbox did not start; see the log above")
             time.sleep(0.02)
+        self.config.state_path.write_text(self.info.to_json())
         return self
 
     def run_forever(self, state_path: Path | None = None) -> None:

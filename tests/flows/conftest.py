@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.config import SandboxConfig
-from sandbox.generator import generate, load
+from sandbox.generator import seed
 from sandbox.server import SandboxServer
 
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -29,13 +29,8 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: Non
     """A sandbox of the test's own, seeded with a small store and org, and the pipeline pointed at it."""
     home = tmp_path / "sandbox"
     config = SandboxConfig(home=home, store_port=0, org_port=0)
-    home.mkdir(parents=True)
-    from sandbox.config import SandboxCredentials
-
-    creds = SandboxCredentials.load_or_create(config)
-    load(generate(orders=60, seed=7, as_of=AS_OF), config.store_db, config.org_db, creds.sf_username)
+    seed(config, orders=60, seed=7, as_of=AS_OF)
     server = SandboxServer(config).start_in_thread()
-    config.state_path.write_text(server.info.to_json())
     monkeypatch.setenv("ATS_TARGET", "sandbox")
     monkeypatch.setenv("ATS_SANDBOX_HOME", str(home))
     monkeypatch.setenv("ATS_STATE_URL", f"sqlite:///{tmp_path / 'state.sqlite'}")

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox.config import SandboxConfig, SandboxCredentials
-from sandbox.generator import generate, load
+from sandbox import generator
+from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
 
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -48,12 +48,8 @@ def make_sandbox(
 ) -> SandboxServer:
     """A running sandbox in ``home`` seeded with ``orders`` orders (same seed, same data)."""
     cfg = SandboxConfig(home=home, store_port=0, org_port=0, rate_limit_window_ms=rate_limit_window_ms, **config)
-    home.mkdir(parents=True, exist_ok=True)
-    creds = SandboxCredentials.load_or_create(cfg)
-    load(generate(orders=orders, seed=seed, as_of=AS_OF), cfg.store_db, cfg.org_db, creds.sf_username)
-    server = SandboxServer(cfg).start_in_thread()
-    cfg.state_path.write_text(server.info.to_json())
-    return server
+    generator.seed(cfg, orders=orders, seed=seed, as_of=AS_OF)
+    return SandboxServer(cfg).start_in_thread()
 
 
 def sync_env(server: SandboxServer, state_url: str, **extra: str) -> dict[str, str]:
