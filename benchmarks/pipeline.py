@@ -3,9 +3,9 @@
 Against a running sandbox (``ATS_TARGET=sandbox``; :mod:`benchmarks.run` starts it), it
 
 1. opens the flow's :class:`~flows.steps.Resources` (:func:`flows.resources.open_resources`);
-2. runs a full backfill into the empty org over the whole history: the steps of
-   :func:`flows.steps.sync_window`, called here one by one in the same order (the task bodies,
-   ``.fn``, so no Prefect API is needed), each timed: extract, transform, diff, load;
+2. runs a full backfill into the empty org over the whole history: :func:`flows.steps.sync_window`
+   itself inside a Prefect flow run (its tasks report to Prefect as in production), each stage
+   timed through its ``stage`` hook: extract, transform, diff, load;
 3. runs an idle incremental window (nothing changed since the backfill);
 4. runs the per-record path peers use on a sample: Singer-like extraction (one request per
    order for each of products, shipping addresses and coupons, on top of paging) and
@@ -105,13 +105,27 @@ class CallLog:
     """The Salesforce client's reads and writes during a phase, to compute the calls each should take."""
 
     in_lists: list[tuple[str, list[Any], dict[str, Any]]] = field(default_factory=list)
-    statements: list[tuple[bool, int]] = field(default_factory=list)  # (inside query_in, rows)
+    statements: list[Any] = field(default_factory=list)  # (inside query_in, rows) pairs
     writes: list[tuple[str, str, int]] = field(default_factory=list)  # (operation, sobject, rows)
     _inside_in: bool = False
 
     def attach(self, crm: Any) -> None:
-        """Wrap ``query_records``, ``query_in``, ``upsert`` and ``update`` of the client instance."""
+        """Wrap ``query_records``, ``query_sized``, ``query_in``, ``upsert`` and ``update`` of the client instance."""
         query_records, query_in, upsert, update = crm.query_records, crm.query_in, crm.upsert, crm.update
+        query_sized = crm.query_sized
+
+        def logged_sized(soql: str) -> tuple[int, Iterator[dict[str, Any]]]:
+            total, records = query_sized(soql)
+            # One statement; the rows it reads are logged as its iterator is read on (never: one page).
+            entry = [False, 0]
+            self.statements.append(entry)
+
+            def counted() -> Iterator[dict[str, Any]]:
+                for record in records:
+                    entry[1] += 1
+                    yield record
+
+            return total, counted()
 
         def logged_records(soql: str) -> Iterator[dict[str, Any]]:
             rows, inside = 0, self._inside_in
@@ -136,7 +150,7 @@ class CallLog:
 
             return write
 
-        crm.query_records, crm.query_in = logged_records, logged_in
+        crm.query_records, crm.query_in, crm.query_sized = logged_records, logged_in, logged_sized
         crm.upsert, crm.update = logged_write("upsert", upsert), logged_write("update", update)
 
     def reset(self) -> None:
@@ -149,7 +163,8 @@ class CallLog:
         """``query`` and ``query_more`` calls the logged reads take by the formula of :mod:`benchmarks.model`.
 
         ``query``: per ``IN`` list, the statements :func:`in_queries` splits it into (URL limit),
-        plus each other statement once; ``query_more``: one per further 2,000 rows of a statement.
+        plus each other statement once; ``query_more``: one per further 2,000 rows a statement
+        returned (a read abandoned after its first page returned at most 2,000).
         """
         in_statements = sum(len(in_queries(t, v, **p)) for t, v, p in self.in_lists)
         direct = sum(1 for inside, _ in self.statements if not inside)
@@ -236,7 +251,7 @@ def timed_window(res: Resources, windows: dict[Entity, Window], run_id: str, *, 
     and moved out of diff, where the loading step as a whole is accounted).
     """
     watch = Stopwatch()
-    loader = TimedLoader(res.crm, res.state, run_id, sample=sample)
+    loader = TimedLoader(res.crm, res.state, run_id, sample=sample, index=res.index)
     started = time.perf_counter()
     summary = sync_window(res, windows, run_id, dry_run=False, stage=watch.stage, loader=loader)
     watch.move(loader.send_seconds, "diff", "load")
@@ -368,7 +383,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 if profiler:
                     profiler.disable()
 
-        window, calls, seconds = _phase(counters, backfill, opened)
+        window, calls, seconds = _phase(counters, flow(name="benchmark-backfill")(backfill), opened)
         polls = res.crm.api_calls().get("bulk_poll", 0) - bulk_polls_before
         out["backfill"] = {
             "seconds": round(seconds, 3),
@@ -397,7 +412,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             "orders": Window(as_of + timedelta(seconds=1), end),
         }
         idle_id = res.state.start_run("sync", {"benchmark": True})
-        idle, calls, seconds = _phase(counters, lambda: timed_window(res, idle_windows, idle_id))
+        idle_flow = flow(name="benchmark-idle")(lambda: timed_window(res, idle_windows, idle_id))
+        idle, calls, seconds = _phase(counters, idle_flow)
         res.state.finish_run(idle_id, "succeeded", counts=idle.summary.as_dict(), api_calls=res.api_calls())
         out["idle"] = {
             "seconds": round(seconds, 3),

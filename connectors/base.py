@@ -82,6 +82,10 @@ class CrmSink(Protocol):
         """All records of a query as one frame (parent fields flattened as ``Account.Name``)."""
         ...
 
+    def query_sized(self, soql: str) -> tuple[int, Iterator[dict[str, Any]]]:
+        """A query's ``totalSize`` (one call: its first page) and its records (the rest fetched as read)."""
+        ...
+
     def query_in(self, template: str, values: Any, **params: Any) -> pd.DataFrame:
         """``template``'s ``{values}`` IN-list over all ``values`` (as many queries as needed), one frame.
 

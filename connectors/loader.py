@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from connectors.base import CrmSink
+from connectors.org_index import OrgIndex
 from state import FailedRecord, StateStore, payload_hash
 from transforms.mapping import ObjectMap
 from transforms.payloads import is_new, ledger_view, payload_frame
@@ -64,8 +65,11 @@ def _jsonable(value: Any) -> Any:
 class Loader:
     """Loads batches of one run into the org, with the state store's ledger and dead letters."""
 
-    def __init__(self, crm: CrmSink, state: StateStore, run_id: str, *, dry_run: bool = False) -> None:
+    def __init__(
+        self, crm: CrmSink, state: StateStore, run_id: str, *, dry_run: bool = False, index: OrgIndex | None = None
+    ) -> None:
         self.crm = crm
+        self.index = index or OrgIndex(crm)
         self.state = state
         self.run_id = run_id
         self.dry_run = dry_run
@@ -83,7 +87,7 @@ class Loader:
         known.update({k: "(adopted)" for k in keys if k in self._assumed and k not in known})
         unknown = [k for k in keys if k not in known]
         ext, sobject = objmap.external_id, objmap.sobject
-        found = self.crm.query_in(f"SELECT Id, {ext} FROM {sobject} WHERE {ext} IN {{values}}", unknown)  # noqa: S608
+        found = self.index.lookup(sobject, ["Id", ext], ext, unknown)
         if not found.empty:
             # External ids match case-insensitively in Salesforce; our keys are already normalised.
             lookup = {str(k).lower(): k for k in unknown}
@@ -126,8 +130,7 @@ class Loader:
     def _hashes(self, payloads: pd.DataFrame, objmap: ObjectMap) -> dict[str, str]:
         view = ledger_view(payloads.reindex(columns=objmap.payload_columns(creating=False)), objmap)
         return {
-            row[objmap.external_id]: payload_hash({k: _jsonable(v) for k, v in row.items()})
-            for row in _records(view)
+            row[objmap.external_id]: payload_hash({k: _jsonable(v) for k, v in row.items()}) for row in _records(view)
         }
 
     def _send(self, send: pd.DataFrame, objmap: ObjectMap, hashes: dict[str, str], report: LoadReport) -> LoadReport:

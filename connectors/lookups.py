@@ -1,35 +1,39 @@
 """Reading what the org already holds for a batch, before the transform matches buyers to it.
 
 :func:`read_existing` returns :class:`transforms.matching.ExistingRecords` with as few queries
-as the batch allows:
+as the batch allows (lookups by value go through the run's :class:`~connectors.org_index.OrgIndex`,
+which reads a small org whole instead of probing it):
 
 * Contacts whose Email is one of the batch's buyers (SOQL compares emails case-insensitively),
   except buyers the ledger has already loaded;
 * Accounts carrying one of the batch's candidate account keys (their assigned CSR routes new
   orders) and the Accounts of the Contacts found;
 * Accounts without a key that a CSR may have typed for a new company: matched by the first
-  word of the name (``Name LIKE 'Sefton%'``), or, for a batch with very many new companies
-  (a backfill), all keyless Accounts in one paged scan, which is then the cheaper read.
+  word of the name (``Name LIKE 'Sefton%'``, 50 names a query), or all keyless Accounts in one
+  paged read when the org holds so few that this costs fewer calls (a backfill's many new
+  companies). That read is started when the LIKEs would take several queries; its first page
+  tells the total, and it goes on only if it stays the cheaper.
 
 The transform decides the matches (normalised names, oldest first); this module only reads.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import pandas as pd
 from simple_salesforce.format import format_soql
 
 from connectors.base import CrmSink, chunks
+from connectors.org_index import ROWS_PER_CALL, OrgIndex
+from connectors.salesforce.query import records_frame
 from state import StateStore
 from transforms.identity import company_keys, contact_keys, person_account_keys
 from transforms.mapping import SalesforceMapping
 from transforms.matching import ExistingRecords, lookup_emails
 
 NAME_PREFIXES_PER_QUERY = 50
-#: Above this many new companies, reading every keyless Account costs fewer calls than LIKEs.
-FULL_SCAN_ABOVE = 2_000
 
 
 def _concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -37,18 +41,12 @@ def _concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(present, ignore_index=True).drop_duplicates("Id") if present else pd.DataFrame()
 
 
-def _query_in(crm: CrmSink, sobject: str, fields: list[str], key: str, values: list[str]) -> pd.DataFrame:
-    if not values:
-        return pd.DataFrame()
-    return crm.query_in(f"SELECT {', '.join(fields)} FROM {sobject} WHERE {key} IN {{values}}", values)  # noqa: S608
-
-
 def _first_word(name: str) -> str:
     return name.strip().split()[0] if name and name.strip() else ""
 
 
 def read_existing(
-    crm: CrmSink,
+    index: OrgIndex,
     state: StateStore,
     mapping: SalesforceMapping,
     customers: pd.DataFrame,
@@ -62,20 +60,20 @@ def read_existing(
     emails = lookup_emails(customers, orders)
     loaded_contacts = state.ledger_lookup(contact.sobject, emails)
     new_emails = [e for e in emails if e not in loaded_contacts]
-    contacts = _query_in(crm, contact.sobject, contact_fields, "Email", new_emails)
+    contacts = index.lookup(contact.sobject, contact_fields, "Email", new_emails)
 
     companies = pd.concat([customers["company"], orders["billing_company"]], ignore_index=True).dropna()
     company_key_of = dict(zip(company_keys(companies), companies, strict=True))
     person_keys = person_account_keys(contact_keys(pd.Series(emails, dtype="str"))).tolist()
     candidate_keys = list(company_key_of) + person_keys
-    by_key = _query_in(crm, account.sobject, account_fields, account.external_id, candidate_keys)
+    by_key = index.lookup(account.sobject, account_fields, account.external_id, candidate_keys)
     known_keys = set(by_key[account.external_id].str.lower()) if not by_key.empty else set()
     known_keys |= set(state.ledger_lookup(account.sobject, list(company_key_of)))
     new_companies = [name for key, name in company_key_of.items() if key.lower() not in known_keys]
-    keyless = _keyless_accounts(crm, account.sobject, account.external_id, account_fields, new_companies)
+    keyless = _keyless_accounts(index.crm, account.sobject, account.external_id, account_fields, new_companies)
 
     account_ids = contacts["AccountId"].dropna().unique().tolist() if not contacts.empty else []
-    of_contacts = _query_in(crm, account.sobject, account_fields, "Id", account_ids)
+    of_contacts = index.lookup(account.sobject, account_fields, "Id", account_ids)
     return ExistingRecords(accounts=_concat([by_key, keyless, of_contacts]), contacts=contacts)
 
 
@@ -83,11 +81,15 @@ def _keyless_accounts(
     crm: CrmSink, sobject: str, key_field: str, fields: list[str], companies: list[str]
 ) -> pd.DataFrame:
     select = ", ".join(fields)
-    if not companies:
-        return pd.DataFrame()
-    if len(companies) > FULL_SCAN_ABOVE:
-        return crm.query(f"SELECT {select} FROM {sobject} WHERE {key_field} = null")  # noqa: S608 (mapping names)
     prefixes = sorted({w for w in map(_first_word, companies) if w})
+    if not prefixes:
+        return pd.DataFrame()
+    like_queries = math.ceil(len(prefixes) / NAME_PREFIXES_PER_QUERY)
+    if like_queries > 1:
+        soql = f"SELECT {select} FROM {sobject} WHERE {key_field} = null"  # noqa: S608 (mapping names)
+        total, records = crm.query_sized(soql)
+        if math.ceil(total / ROWS_PER_CALL) - 1 < like_queries:
+            return records_frame(records, soql)
     frames = []
     for chunk in chunks(prefixes, NAME_PREFIXES_PER_QUERY):
         likes = " OR ".join(format_soql("Name LIKE '{:like}%'", p) for p in chunk)

@@ -29,6 +29,7 @@ deployments_app = typer.Typer(help="Deployment definitions.", no_args_is_help=Tr
 app.add_typer(deployments_app, name="deployments")
 console = Console()
 
+
 class EntitiesChoice(StrEnum):
     """Which store records a run reads."""
 

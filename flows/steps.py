@@ -11,24 +11,29 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pandas as pd
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from connectors.base import CrmSink, StoreSource, Window
 from connectors.loader import Loader, LoadReport
 from connectors.lookups import read_existing
+from connectors.org_index import OrgIndex
 from state import FailedRecord, StateStore
 from transforms.frames import customers_frame, orders_frame
 from transforms.mapping import SalesforceMapping
+from transforms.people import CUSTOMER
 from transforms.pipeline import TransformResult, transform
 
 Entity = Literal["customers", "orders"]
 ENTITIES: tuple[Entity, ...] = ("customers", "orders")
-ORDERS_PER_BATCH = 5_000
+#: Orders transformed and loaded together. Each batch pays its own loads (a Bulk job per object
+#: above the threshold) and reads; memory grows with it. 10,000 orders is about 100 MB of records.
+ORDERS_PER_BATCH = 10_000
 
 
 @dataclass
@@ -42,6 +47,10 @@ class Resources:
     queue_id: str
     integration_user_id: str  # owns Tasks of orders a queue owns (a queue cannot own a Task)
     instance_url: str  # for record links in artifacts
+    index: OrgIndex = field(init=False)  # the run's reads by value (kept across batches)
+
+    def __post_init__(self) -> None:
+        self.index = OrgIndex(self.crm, self.integration_user_id)
 
     def api_calls(self) -> dict[str, dict[str, int]]:
         """Requests sent so far, per system and endpoint."""
@@ -99,25 +108,75 @@ def retried_records(res: Resources, entity: Entity) -> list[dict]:
     return [record for page in fetch(ids) for record in page]
 
 
-def batches(
-    res: Resources, windows: dict[Entity, Window], *, retry: bool = True
-) -> Iterator[tuple[list[dict], list[dict]]]:
-    """(customers, orders) record batches: every customer of the window, and the dead-lettered
-    records being retried, with the first batch."""
-    customers: list[dict] = retried_records(res, "customers") if retry and "customers" in windows else []
+@dataclass
+class Batch:
+    """One batch of records to transform and load together.
+
+    ``customers`` holds the batch's own customer records (the window's, with the first batch)
+    and, after them, the records of the registered customers whose orders are in the batch but
+    whose record is not (``context``: their ids). The transform needs those for rule R2's
+    company and the customer group; they were counted, and their rejects recorded, with the
+    batch they belong to (or, unchanged and outside the window, not at all).
+    """
+
+    customers: list[dict]
+    orders: list[dict]
+    context: set[str] = field(default_factory=set)
+
+    @property
+    def extracted_customers(self) -> int:
+        """Customer records this batch extracted (context records not counted)."""
+        return len(self.customers) - len(self.context)
+
+
+def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True) -> Iterator[Batch]:
+    """The window's records in batches of about :data:`ORDERS_PER_BATCH` orders.
+
+    The window's customers and the dead-lettered records being retried go with the first batch;
+    every batch also carries the customer records its registered orders need (:class:`Batch`):
+    from the window's, kept for the run, else fetched by id (one call per page of ids).
+    """
+    window_customers: dict[object, dict] = {}
     if "customers" in windows:
+        for record in retried_records(res, "customers") if retry else []:
+            window_customers[_key(record)] = record
         for page in res.store.customers(windows["customers"]):
-            customers.extend(page)
+            for record in page:
+                window_customers[_key(record)] = record
     orders: list[dict] = retried_records(res, "orders") if retry and "orders" in windows else []
-    sent_any = False
+    first = True
+
+    def batch(order_records: list[dict]) -> Batch:
+        own = list(window_customers.values()) if first else []
+        return _with_context(res, own, window_customers, _unique(order_records))
+
     if "orders" in windows:
         for page in res.store.orders(windows["orders"]):
             orders.extend(page)
             if len(orders) >= ORDERS_PER_BATCH:
-                yield _unique(customers if not sent_any else []), _unique(orders)
-                sent_any, orders = True, []
-    if orders or not sent_any:
-        yield _unique(customers if not sent_any else []), _unique(orders)
+                yield batch(orders)
+                first, orders = False, []
+    if orders or first:
+        yield batch(orders)
+
+
+def _key(record: dict) -> object:
+    """A record's id, or its identity when it has none (kept, so the transform rejects it by name)."""
+    key = record.get("id")
+    return key if key is not None else id(record)
+
+
+def _with_context(res: Resources, own: list[dict], kept: dict[object, dict], orders: list[dict]) -> Batch:
+    """A :class:`Batch` of ``own`` customers and ``orders``, plus the customer records its orders need."""
+    have = {_key(r) for r in own}
+    needed = sorted(
+        {o.get("customer_id") for o in orders if isinstance(o.get("customer_id"), int) and o["customer_id"] > 0} - have
+    )
+    context = [kept[i] for i in needed if i in kept]
+    missing = [i for i in needed if i not in kept]
+    if missing:
+        context += [record for page in res.store.customers_by_id(missing) for record in page]
+    return Batch(own + context, orders, {str(_key(r)) for r in context})
 
 
 def _unique(records: list[dict]) -> list[dict]:
@@ -125,11 +184,20 @@ def _unique(records: list[dict]) -> list[dict]:
 
     Records without an id are all kept: the transform rejects them with a reason, never silently.
     """
-    by_key: dict[object, dict] = {}
-    for record in records:
-        key = record.get("id")
-        by_key[key if key is not None else id(record)] = record
-    return list(by_key.values())
+    return list({_key(record): record for record in records}.values())
+
+
+def run_step(step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a step (a Prefect task, or its plain function) with its arguments passed as they are.
+
+    Prefect walks every task argument, element by element, to find futures and record task
+    inputs: on a batch of thousands of nested order records that walk took longer than the
+    work itself (over 100 s of a 10k-order backfill in the benchmark's profile). ``quote`` tells
+    Prefect not to look inside; our steps never receive futures.
+    """
+    if isinstance(step, Task):
+        return step(*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})
+    return step(*args, **kwargs)
 
 
 #: Wraps a step in a named stage (extract, transform, diff, load); the benchmark times them.
@@ -149,7 +217,7 @@ def transform_batch(
     with stage("transform"):
         customers, orders = customers_frame(customer_records), orders_frame(order_records)
     with stage("diff"):
-        existing = read_existing(res.crm, res.state, res.mapping, customers, orders)
+        existing = read_existing(res.index, res.state, res.mapping, customers, orders)
     with stage("transform"):
         return transform(customers, orders, existing, res.queue_id, res.mapping)
 
@@ -213,30 +281,33 @@ def sync_window(
     ``stage`` and ``loader`` let the benchmark time the steps of this very code path.
     """
     summary = WindowSummary()
-    loader = loader or Loader(res.crm, res.state, run_id, dry_run=dry_run)
+    loader = loader or Loader(res.crm, res.state, run_id, dry_run=dry_run, index=res.index)
     pending = batches(res, windows, retry=not dry_run)
     for i in itertools.count():
         with stage("extract"):
             batch = next(pending, None)
         if batch is None:
             break
-        customer_records, order_records = batch
-        summary.extracted["customers"] += len(customer_records)
-        summary.extracted["orders"] += len(order_records)
-        result = transform_batch(res, customer_records, order_records, stage)
-        rejects = result.rejects
-        for reason, n in rejects["reason_code"].value_counts().items():
+        summary.extracted["customers"] += batch.extracted_customers
+        summary.extracted["orders"] += len(batch.orders)
+        result = run_step(transform_batch, res, batch.customers, batch.orders, stage)
+        if batch.context:  # a context record's rejection belongs to its own batch (or to no run)
+            rejects = result.rejects
+            context = (rejects["entity"] == CUSTOMER) & rejects["source_id"].astype(str).isin(batch.context)
+            result = replace(result, rejects=rejects[~context])
+        for reason, n in result.rejects["reason_code"].value_counts().items():
             summary.rejected[str(reason)] = summary.rejected.get(str(reason), 0) + int(n)
         if dry_run:
             adopted = set(result.adoptions["key"]) if not result.adoptions.empty else set()
             loader.assume_existing(adopted)
         else:
             with stage("diff"):
-                record_rejects(res, result, [str(r.get("id")) for r in customer_records], run_id)
+                own_ids = [str(_key(r)) for r in batch.customers if str(_key(r)) not in batch.context]
+                run_step(record_rejects, res, result, own_ids, run_id)
             with stage("load"):
-                summary.adopted += adopt(res, result.adoptions) if not result.adoptions.empty else 0
+                summary.adopted += run_step(adopt, res, result.adoptions) if not result.adoptions.empty else 0
         with stage("diff"):
-            reports = load_batch(res, loader, result, retry_first=(i == 0))
+            reports = run_step(load_batch, res, loader, result, retry_first=(i == 0))
         for report in reports:
             summary.add_load(report)
     return summary

@@ -23,6 +23,7 @@ that simple-salesforce's own calls (login included), which pass none, have it to
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections import Counter
@@ -274,8 +275,9 @@ class SalesforceClient:
             self._describes[sobject] = self.rest("describe", f"sobjects/{sobject}/describe")
         return self._describes[sobject]
 
-    def query_records(self, soql: str) -> Iterator[dict[str, Any]]:
-        """The records of ``soql``, page by page (``query`` then ``query_more`` with ``nextRecordsUrl``).
+    def query_pages(self, soql: str) -> Iterator[dict[str, Any]]:
+        """The result pages of ``soql`` as Salesforce sends them (``totalSize``, ``records``, ``done``):
+        ``query``, then ``query_more`` with ``nextRecordsUrl`` as long as they are read.
 
         Pages are fetched one call at a time rather than through ``query_all_iter`` so that a
         page whose call fails transiently or meets an expired session is fetched again, and the
@@ -283,11 +285,23 @@ class SalesforceClient:
         """
         headers = {"Sforce-Query-Options": f"batchSize={self.query_batch_size}"} if self.query_batch_size else {}
         page = self._invoke("query", lambda sf: sf.query(soql, headers=headers))
-        yield from page["records"]
+        yield page
         while not page.get("done", True):
             next_url = page["nextRecordsUrl"]
             page = self._invoke("query_more", lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True))
+            yield page
+
+    def query_records(self, soql: str) -> Iterator[dict[str, Any]]:
+        """The records of ``soql``, page by page (:meth:`query_pages`)."""
+        for page in self.query_pages(soql):
             yield from page["records"]
+
+    def query_sized(self, soql: str) -> tuple[int, Iterator[dict[str, Any]]]:
+        """``soql``'s ``totalSize`` (from its first page: one call), and its records, the later
+        pages fetched only if the records are read on."""
+        pages = self.query_pages(soql)
+        first = next(pages)
+        return int(first["totalSize"]), itertools.chain(first["records"], (r for p in pages for r in p["records"]))
 
     def query(self, soql: str) -> pd.DataFrame:
         """All records of ``soql`` as one frame: parents flattened (``Account.Name``), no

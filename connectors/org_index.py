@@ -1,0 +1,139 @@
+"""Org records by one field's values, read in as few calls as the org's size allows.
+
+Looking up ``n`` values by ``IN`` lists takes one ``query`` per list that fits in a REST URL
+(:func:`connectors.salesforce.query.in_queries`: about 400 emails or 2,000 order numbers each).
+When the org holds few records with that field set (a backfill into a young org), reading all
+of them once costs less: one call per 2,000 rows. :class:`OrgIndex` starts that read whenever
+probing would take more than one call; its first page tells the total (``totalSize``), and the
+read goes on only if its remaining pages cost fewer calls than the probes would, else the
+values are probed (the first page was the price of knowing, as a ``COUNT()`` would have been).
+It keeps what a full read brought for the rest of the run, so the later batches of a backfill
+ask again for nothing but what changed.
+
+What changed is read before a later use of a kept read more than :data:`FRESH_FOR` old, in
+one query: records modified since the last read by anyone but the integration user
+(``LastModifiedById``). The integration
+user's own writes need no reading back: the ledger of the state store holds them, and the
+callers look there first. So a CSR's edit made during a run is seen as an ``IN`` list sent
+at most :data:`FRESH_FOR` earlier would see it (the same race an ``IN`` list has between its
+query and the load that follows it, a little wider). A record deleted during the run stays in the kept read (a
+plain query does not return deleted records); an ``IN`` list sent just before the deletion has
+the same blind spot, and the upsert by external id that follows cannot create a duplicate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+from simple_salesforce.format import format_soql
+
+from connectors.base import CrmSink
+from connectors.salesforce.query import in_queries, records_frame
+
+#: Rows a ``query`` or ``query_more`` call returns (the REST default batch size).
+ROWS_PER_CALL = 2000
+#: A kept read younger than this is used as it is (the batches of a run reuse it within seconds).
+FRESH_FOR = timedelta(seconds=30)
+#: How far back a refresh reads, for clock skew between us and Salesforce's ``SystemModstamp``.
+CLOCK_MARGIN = timedelta(minutes=5)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Kept:
+    """Every record of an object with the field set, as of ``read_at`` (minus the margin)."""
+
+    fields: list[str]
+    frame: pd.DataFrame
+    read_at: datetime
+    by_value: dict[str, list[int]] = field(default_factory=dict)
+
+
+class OrgIndex:
+    """Per-run reader of org records by a field's values (module docstring).
+
+    ``clock`` stamps the reads (tests pass one they move on).
+    """
+
+    def __init__(
+        self, crm: CrmSink, integration_user_id: str | None = None, *, clock: Callable[[], datetime] = _utc_now
+    ) -> None:
+        self.crm = crm
+        self.integration_user_id = integration_user_id
+        self._clock = clock
+        self._too_big: set[tuple[str, str]] = set()  # reads that cost more than probing
+        self._kept: dict[tuple[str, str], _Kept] = {}
+
+    def lookup(self, sobject: str, fields: list[str], key: str, values: list[str]) -> pd.DataFrame:
+        """Records of ``sobject`` whose ``key`` is one of ``values`` (compared case-insensitively,
+        as Salesforce compares emails and external ids), with ``fields`` (``key`` among them)."""
+        values = [v for v in dict.fromkeys(values) if v is not None and v != ""]
+        if not values:
+            return pd.DataFrame(columns=fields)
+        kept = self._kept.get((sobject, key))
+        if kept is not None and set(fields) <= set(kept.fields):
+            self._refresh(sobject, key, kept)
+            return self._select(kept, fields, values)
+        template = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {key} IN {{values}}"  # noqa: S608 (mapping names)
+        probes = len(in_queries(template, values))
+        if probes > 1 and (sobject, key) not in self._too_big:
+            kept = self._read_all(sobject, fields, key, probes)
+            if kept is not None:
+                return self._select(kept, fields, values)
+        return self.crm.query_in(template, values)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _read_all(self, sobject: str, fields: list[str], key: str, probes: int) -> _Kept | None:
+        """Every record with ``key`` set, kept for the run; None (and never tried again for this
+        object and field) when its pages after the first would cost ``probes`` calls or more."""
+        read_at = self._clock()
+        soql = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {key} != null"  # noqa: S608 (mapping names)
+        total, records = self.crm.query_sized(soql)
+        if math.ceil(total / ROWS_PER_CALL) - 1 >= probes:
+            self._too_big.add((sobject, key))
+            return None
+        frame = records_frame(records, soql)
+        kept = _Kept(fields=list(fields), frame=frame.reindex(columns=fields), read_at=read_at)
+        _index(kept, key)
+        self._kept[(sobject, key)] = kept
+        return kept
+
+    def _refresh(self, sobject: str, key: str, kept: _Kept) -> None:
+        """Merge records changed since the last read (by anyone but the integration user)."""
+        read_at = self._clock()
+        if read_at - kept.read_at < FRESH_FOR:
+            return
+        soql = f"SELECT {', '.join(kept.fields)} FROM {sobject} WHERE SystemModstamp >= {{since:literal}}"  # noqa: S608
+        since = (kept.read_at - CLOCK_MARGIN).strftime("%Y-%m-%dT%H:%M:%SZ")
+        soql = format_soql(soql, since=since)
+        if self.integration_user_id:
+            soql += format_soql(" AND LastModifiedById != {}", self.integration_user_id)
+        changed = self.crm.query(soql).reindex(columns=kept.fields)
+        kept.read_at = read_at
+        if changed.empty:
+            return
+        rest = kept.frame[~kept.frame["Id"].isin(set(changed["Id"]))]
+        changed = changed[changed[key].notna() & (changed[key].astype(str) != "")]
+        kept.frame = pd.concat([rest, changed], ignore_index=True) if not rest.empty else changed.reset_index(drop=True)
+        _index(kept, key)
+
+    @staticmethod
+    def _select(kept: _Kept, fields: list[str], values: list[str]) -> pd.DataFrame:
+        rows = sorted({i for v in values for i in kept.by_value.get(str(v).lower(), ())})
+        return kept.frame.iloc[rows][fields].reset_index(drop=True)
+
+
+def _index(kept: _Kept, key: str) -> None:
+    """Row positions of each lower-cased key value."""
+    kept.by_value = {}
+    for i, value in enumerate(kept.frame[key].tolist()):
+        if value is not None and value == value:  # not NaN
+            kept.by_value.setdefault(str(value).lower(), []).append(i)

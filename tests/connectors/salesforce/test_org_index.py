@@ -1,0 +1,157 @@
+"""The run's reads by value (:class:`connectors.org_index.OrgIndex`) against the sandbox org.
+
+It probes with ``IN`` lists when one list holds every value, reads the records with the field
+set whole when that takes fewer calls, answers later lookups from that read after one query for
+what others changed since, and matches values case-insensitively as Salesforce does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from simple_salesforce.format import format_soql
+
+from connectors.org_index import FRESH_FOR, OrgIndex
+from connectors.salesforce import SalesforceClient
+from sandbox.server import SandboxServer
+from tests.connectors.salesforce.conftest import OrgAdmin
+
+MakeClient = Callable[..., SalesforceClient]
+
+
+class Clock:
+    """A clock the test moves on."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta = FRESH_FOR) -> None:
+        self.now += delta + timedelta(seconds=1)
+
+
+KEY = "BigCommerce_Account_Key__c"
+FIELDS = ["Id", "Name", KEY]
+
+
+def _seed(client: SalesforceClient, tag: str, n: int) -> list[str]:
+    keys = [f"{tag}-idx-{i:04d}" for i in range(n)]
+    frame = pd.DataFrame({KEY: keys, "Name": [f"Index {i}" for i in range(n)]})
+    assert client.upsert("Account", KEY, frame)["success"].all()
+    return keys
+
+
+def _user_id(client: SalesforceClient, sandbox: SandboxServer) -> str:
+    found = client.query(format_soql("SELECT Id FROM User WHERE Username = {}", sandbox.credentials.sf_username))
+    return str(found["Id"].iloc[0])
+
+
+def test_few_values_take_one_in_list_and_no_count(make_client: MakeClient, org: OrgAdmin, tag: str) -> None:
+    client = make_client()
+    keys = _seed(client, tag, 3)
+    index = OrgIndex(client)
+    before = client.api_calls().get("query", 0)
+    found = index.lookup("Account", FIELDS, KEY, [keys[0].upper(), keys[2], "absent-key"])
+    assert sorted(found[KEY]) == [keys[0], keys[2]]
+    assert list(found.columns) == FIELDS
+    assert client.api_calls().get("query", 0) - before == 1
+
+
+def test_many_values_on_a_small_org_read_it_whole_once(
+    make_client: MakeClient, org: OrgAdmin, sandbox: SandboxServer, tag: str
+) -> None:
+    client = make_client()
+    keys = _seed(client, tag, 5)
+    # More values than one URL's IN list holds: probing would take several queries.
+    wanted = [k.upper() for k in keys] + [f"{tag}-absent-{i:05d}-{'x' * 40}" for i in range(1500)]
+    clock = Clock()
+    index = OrgIndex(client, _user_id(client, sandbox), clock=clock)
+    org.reset_counters()
+    found = index.lookup("Account", FIELDS, KEY, wanted)
+    assert sorted(found[KEY]) == keys
+    assert org.count("GET", "/query") == 1  # one page holds every keyed Account: no probing
+
+    # A lookup soon after: answered from the read, no call.
+    org.reset_counters()
+    assert sorted(index.lookup("Account", FIELDS, KEY, keys[2:])[KEY]) == keys[2:]
+    assert org.counters() == {}
+
+    # Later lookups: one query for what others changed since; nothing else.
+    clock.advance()
+    org.reset_counters()
+    again = index.lookup("Account", ["Id", KEY], KEY, keys[:2])
+    assert sorted(again[KEY]) == keys[:2] and list(again.columns) == ["Id", KEY]
+    assert org.count("GET", "/query") == 1
+
+
+def test_a_kept_read_sees_records_others_create_later(
+    make_client: MakeClient, org: OrgAdmin, sandbox: SandboxServer, tag: str
+) -> None:
+    client = make_client()
+    keys = _seed(client, tag, 2)
+    padding = [f"{tag}-absent-{i:05d}-{'x' * 40}" for i in range(1500)]
+    # As if the integration user were someone else: the writes below then count as a CSR's.
+    clock = Clock()
+    index = OrgIndex(client, "005000000000000AAA", clock=clock)
+    assert sorted(index.lookup("Account", FIELDS, KEY, keys + padding)[KEY]) == keys
+    later = _seed(client, f"{tag}-later", 1)
+    renamed = pd.DataFrame({KEY: [keys[0]], "Name": ["Renamed by a CSR"]})
+    assert client.upsert("Account", KEY, renamed)["success"].all()
+    clock.advance()
+    found = index.lookup("Account", FIELDS, KEY, [*keys, *later])
+    assert sorted(found[KEY]) == sorted([*keys, *later])
+    assert found.set_index(KEY).loc[keys[0], "Name"] == "Renamed by a CSR"
+    assert len(found) == 3  # the renamed record replaced, not duplicated
+
+
+def test_the_integration_users_own_writes_are_not_read_back(
+    make_client: MakeClient, org: OrgAdmin, sandbox: SandboxServer, tag: str
+) -> None:
+    client = make_client()
+    keys = _seed(client, tag, 2)
+    padding = [f"{tag}-absent-{i:05d}-{'x' * 40}" for i in range(1500)]
+    clock = Clock()
+    index = OrgIndex(client, _user_id(client, sandbox), clock=clock)
+    index.lookup("Account", FIELDS, KEY, keys + padding)
+    mine = _seed(client, f"{tag}-mine", 1)  # the ledger holds these; the index need not
+    clock.advance()
+    assert index.lookup("Account", FIELDS, KEY, mine).empty
+
+
+class _BigOrg:
+    """A fake org whose keyed Accounts fill many pages: the index must probe, not read it whole."""
+
+    def __init__(self) -> None:
+        self.sized: list[str] = []
+        self.probed: list[list[str]] = []
+
+    def query_sized(self, soql: str) -> tuple[int, Iterator[dict[str, Any]]]:
+        self.sized.append(soql)
+        return 50_000, iter([{"Id": "001x", KEY: "other"}] * 2000)
+
+    def query_in(self, template: str, values: list[str]) -> pd.DataFrame:
+        self.probed.append(list(values))
+        return pd.DataFrame({"Id": ["001A"], "Name": ["A"], KEY: [values[0]]})
+
+
+def test_a_big_org_is_probed_after_one_page_and_never_read_whole_again(tag: str) -> None:
+    crm = _BigOrg()
+    index = OrgIndex(crm)  # type: ignore[arg-type]
+    values = [f"{tag}-{i:05d}-{'x' * 40}" for i in range(1500)]  # a few IN lists: 25 pages cost more
+    assert index.lookup("Account", FIELDS, KEY, values)[KEY].tolist() == [values[0]]
+    assert len(crm.sized) == 1 and crm.probed == [values]
+    index.lookup("Account", FIELDS, KEY, values)
+    assert len(crm.sized) == 1 and len(crm.probed) == 2
+
+
+def test_no_values_no_call(make_client: MakeClient, org: OrgAdmin) -> None:
+    client = make_client()
+    org.reset_counters()
+    found = OrgIndex(client).lookup("Account", FIELDS, KEY, [])
+    assert found.empty and list(found.columns) == FIELDS
+    assert org.counters() == {}
