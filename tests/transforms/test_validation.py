@@ -82,6 +82,7 @@ def test_long_text_that_may_be_cut_is_truncated_not_rejected() -> None:
         ({"first_name": " "}, "missing_first_name"),
         ({"last_name": None}, "missing_last_name"),
         ({"date_modified": "2021-07-28T19:00:38Z", "date_created": None}, "invalid_date"),
+        ({"date_modified": "not a date"}, "invalid_date"),  # the connector leaves what it cannot parse
         ({"date_modified": None, "date_created": None}, "invalid_date"),
         ({"id": -3}, "invalid_id"),
         ({"phone": "1" * 41}, "field_too_long"),
