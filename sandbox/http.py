@@ -10,7 +10,11 @@ mounts the admin endpoints under ``/__sandbox/``:
 * ``PUT  /__sandbox/faults``          replace the service's :class:`FaultSettings`
 * ``POST /__sandbox/faults/script``   append scripted faults (a JSON list)
 
-Admin requests are neither counted nor delayed nor faulted.
+Admin requests are neither counted nor delayed nor faulted (nor trip a wire).
+
+Each context also holds :class:`~sandbox.tripwires.Tripwires`: in-process callbacks run when the
+N-th matching request has been handled, before its response leaves (crash tests kill the
+client there).
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sandbox.config import SandboxConfig, SandboxCredentials
 from sandbox.faults import GENERIC_KINDS, FaultKind, FaultPlan, FaultSettings, ScriptedFault
+from sandbox.tripwires import Tripwires
 
 ADMIN_PREFIX = "/__sandbox"
 
@@ -67,6 +72,7 @@ class ServiceContext:
     credentials: SandboxCredentials
     faults: FaultPlan = field(default_factory=FaultPlan)
     counters: Counters = field(default_factory=Counters)
+    tripwires: Tripwires = field(default_factory=Tripwires)
     base_url: str = ""
 
 
@@ -80,7 +86,8 @@ def endpoint_key(scope: Scope) -> str:
 
 
 class SandboxMiddleware:
-    """Counts requests, adds latency and injects the generic faults before the service answers."""
+    """Counts requests, adds latency and injects the generic faults before the service answers;
+    springs the armed tripwires as a response starts."""
 
     def __init__(self, app: ASGIApp, ctx: ServiceContext, error_body: ErrorBody) -> None:
         self.app = app
@@ -91,6 +98,8 @@ class SandboxMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
+        if self.ctx.tripwires.armed:
+            send = self._tripping(scope, send)
         plan = self.ctx.faults
         if plan.latency_seconds:
             await asyncio.sleep(plan.latency_seconds)
@@ -109,13 +118,25 @@ class SandboxMiddleware:
         finally:
             self.ctx.counters.add(endpoint_key(scope))
 
+    def _tripping(self, scope: Scope, send: Send) -> Send:
+        """``send``, telling the tripwires about the response first (the handler is done by then).
+
+        Method and path are taken now: routing rewrites ``scope["path"]`` on the way in.
+        """
+        method, path, tripwires = scope["method"], scope["path"], self.ctx.tripwires
+
+        async def send_after_tripwires(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                tripwires.answered(method, path, message["status"])
+            await send(message)
+
+        return send_after_tripwires
+
     @staticmethod
     async def _reset(send: Send) -> None:
         # Promise a body, send part of it, then fail: uvicorn drops the connection, which the
         # client sees as a broken/reset connection mid-response.
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4096")]}
-        )
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4096")]})
         await send({"type": "http.response.body", "body": b"[{", "more_body": True})
         raise ConnectionResetError("sandbox: injected connection reset")
 

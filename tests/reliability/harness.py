@@ -4,24 +4,30 @@ A sandbox here is a :class:`~sandbox.server.SandboxServer` in a thread, seeded b
 with a fixed seed, so two sandboxes made with the same arguments hold the same store and org.
 :func:`org_snapshot` reads an org's Accounts, Contacts and Orders into comparable form (ids,
 auto numbers, timestamps and owners replaced or dropped), so a faulted run can be compared with
-a clean one record by record and field by field.
+a clean one record by record and field by field. :func:`org_rows` and :func:`store_digest` read
+an org's and a store's files directly, :func:`wait_for_bulk_jobs` lets a killed run's Bulk jobs
+finish.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from connectors.http import make_session
 from sandbox import generator
 from sandbox.config import SandboxConfig
 from sandbox.server import SandboxServer
+from sandbox.store.db import CustomerFilter, OrderFilter, StoreDB
 
 AS_OF = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,9 +85,49 @@ def run_sync(env: dict[str, str], *, timeout: float = 600) -> tuple[int, dict[st
     return proc.returncode, result, err
 
 
+def _read_only(db: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+
+
 def _rows(conn: sqlite3.Connection, table: str) -> list[dict[str, Any]]:
     conn.row_factory = sqlite3.Row
     return [dict(r) for r in conn.execute(f'SELECT * FROM "{table}" WHERE IsDeleted = 0')]
+
+
+def org_rows(org_db: Path, sobject: str, *fields: str) -> list[tuple[Any, ...]]:
+    """``fields`` of every live record of ``sobject``, read from the org's file (as committed)."""
+    columns = ", ".join(f'"{f}"' for f in fields)
+    conn = _read_only(org_db)
+    try:
+        return conn.execute(f'SELECT {columns} FROM "{sobject}" WHERE IsDeleted = 0').fetchall()
+    finally:
+        conn.close()
+
+
+def store_digest(store_db: Path) -> str:
+    """A digest of a store's orders (with their children) and customers: equal for equal stores."""
+    store = StoreDB(store_db)
+    try:
+        orders = store.list_orders(OrderFilter(), ("id", "asc"), 0, sys.maxsize, children=True)
+        customers, _ = store.list_customers(CustomerFilter(), ("id", "asc"), 0, sys.maxsize)
+    finally:
+        store.close()
+    return hashlib.sha256(json.dumps([orders, customers], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def wait_for_bulk_jobs(server: SandboxServer, timeout: float = 120) -> None:
+    """Return once none of the org's Bulk jobs is still writing (a killed run's jobs go on without it)."""
+    deadline = time.monotonic() + timeout
+    with make_session(server.certificate.ca_path) as http:
+        while True:
+            response = http.get(f"{server.org.base_url}/__sandbox/org/jobs", timeout=30)
+            response.raise_for_status()
+            busy = [job["id"] for job in response.json() if job["state"] in ("UploadComplete", "InProgress")]
+            if not busy:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Bulk jobs still running after {timeout:.0f} s: {busy}")
+            time.sleep(0.2)
 
 
 def org_snapshot(org_db: Path) -> dict[str, list[dict[str, Any]]]:
@@ -89,7 +135,7 @@ def org_snapshot(org_db: Path) -> dict[str, list[dict[str, Any]]]:
 
     Reference fields hold the natural key of the record they point at instead of its Id.
     """
-    conn = sqlite3.connect(f"file:{org_db}?mode=ro", uri=True, timeout=30)
+    conn = _read_only(org_db)
     try:
         tables = {name: _rows(conn, name) for name in NATURAL_KEYS}
     finally:
@@ -122,6 +168,18 @@ def duplicates(snapshot: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
         counts = Counter(str(r.get(ext)).lower() for r in rows if r.get(ext))
         dup[name] = sum(n - 1 for n in counts.values() if n > 1)
     return dup
+
+
+def diff_keys(actual: dict[str, list[dict[str, Any]]], expected: dict[str, list[dict[str, Any]]]) -> tuple[int, int]:
+    """(records of ``expected`` whose external key ``actual`` lacks, records of ``actual`` beyond
+    ``expected``'s under their key): lost and extra records, whatever their field values."""
+    lost = extra = 0
+    for name, keys in NATURAL_KEYS.items():
+        want = Counter(str(r.get(keys[0])).lower() for r in expected.get(name, []))
+        got = Counter(str(r.get(keys[0])).lower() for r in actual.get(name, []))
+        lost += sum((want - got).values())
+        extra += sum((got - want).values())
+    return lost, extra
 
 
 def diff_snapshots(

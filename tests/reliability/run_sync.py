@@ -5,14 +5,20 @@ dozens. The flow function (``sync.fn``) and the step functions run unchanged; on
 task wrappers, the run logger and the artifact call are replaced by plain equivalents. Prints the
 run's result as one JSON line; exits 3 with ``LEASE_HELD <message>`` on stderr when another
 sync holds the lease.
+
+``RUN_SYNC_ORDERS_PER_BATCH`` (a number) makes the run's order batches that small, so that a
+small store is extracted in several batches (the crash test kills runs between two of them).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from typing import Any
+
+ORDERS_PER_BATCH_ENV = "RUN_SYNC_ORDERS_PER_BATCH"
 
 
 def main() -> int:
@@ -25,6 +31,12 @@ def main() -> int:
     for name in ("transform_batch", "record_rejects", "adopt", "load_batch"):
         setattr(steps, name, getattr(steps, name).fn)
     flow_module.get_run_logger = lambda: logging.getLogger("flows.sync")  # type: ignore[assignment]
+    if batch := os.environ.get(ORDERS_PER_BATCH_ENV):
+        # Loudly: a renamed constant would otherwise leave the test's batches silently large.
+        if not hasattr(steps, "ORDERS_PER_BATCH"):
+            print(f"{ORDERS_PER_BATCH_ENV}: flows.steps has no ORDERS_PER_BATCH to set", file=sys.stderr)
+            return 2
+        steps.ORDERS_PER_BATCH = int(batch)
 
     def no_artifact(**_: Any) -> None:
         return None
