@@ -29,7 +29,7 @@ from connectors.base import CrmSink, chunks
 from connectors.org_index import ROWS_PER_CALL, OrgIndex
 from connectors.salesforce.query import records_frame
 from state import StateStore
-from transforms.identity import company_keys, contact_keys, person_account_keys
+from transforms.identity import company_keys, company_norm, contact_keys, person_account_keys
 from transforms.mapping import SalesforceMapping
 from transforms.matching import ExistingRecords, lookup_emails
 
@@ -42,7 +42,10 @@ def _concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _first_word(name: str) -> str:
-    return name.strip().split()[0] if name and name.strip() else ""
+    """The first word of the company's normal form (``"Diaz, Ltd."`` → ``diaz``): punctuation
+    typed at checkout must not stop ``Name LIKE 'diaz%'`` from finding a CSR's ``DIAZ INC``."""
+    words = company_norm(name).split() if name else []
+    return words[0] if words else ""
 
 
 def read_existing(

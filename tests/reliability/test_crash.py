@@ -436,7 +436,6 @@ def test_a_late_capture_leaves_accounts_and_contacts_alone(sandbox_factory: Sand
     _assert_same_values({k: after[k] for k in ("Account", "Contact")}, {k: before[k] for k in ("Account", "Contact")})
 
 
-@pytest.mark.xfail(strict=True, raises=NotAdopted, reason=ADOPTION_BUG)
 def test_a_csr_account_is_adopted_whatever_the_punctuation(sandbox_factory: SandboxFactory) -> None:
     """Without kills: the first order billed to "Quarry, Ltd." adopts the Account a CSR typed as
     "QUARRY LTD" (the same company key, ``co:quarry``) instead of creating a second one.
