@@ -75,14 +75,21 @@ class SandboxCounters:
         self._bases = {"bigcommerce": info.store_base, "salesforce": info.org_url}
         self._session = make_session(Path(info.ca_path))
 
-    def snapshot(self) -> dict[str, dict[str, int]]:
-        """Counts per system and endpoint (``GET /stores/{store_hash}/v2/orders``)."""
+    def _read(self) -> dict[str, dict[str, Any]]:
         out = {}
         for system, base in self._bases.items():
             response = self._session.get(f"{base}/__sandbox/counters", timeout=30)
             response.raise_for_status()
-            out[system] = dict(response.json()["endpoints"])
+            out[system] = response.json()
         return out
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """Counts per system and endpoint (``GET /stores/{store_hash}/v2/orders``)."""
+        return {system: dict(data["endpoints"]) for system, data in self._read().items()}
+
+    def service_seconds(self) -> dict[str, float]:
+        """Seconds each service has spent answering so far, beyond the latency it injects."""
+        return {system: sum(data.get("seconds", {}).values()) for system, data in self._read().items()}
 
     @staticmethod
     def delta(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
@@ -107,6 +114,7 @@ class CallLog:
     in_lists: list[tuple[str, list[Any], dict[str, Any]]] = field(default_factory=list)
     statements: list[Any] = field(default_factory=list)  # (inside query_in, rows) pairs
     writes: list[tuple[str, str, int]] = field(default_factory=list)  # (operation, sobject, rows)
+    slept: float = 0.0  # seconds the client slept (Bulk polls, row retries)
     _inside_in: bool = False
 
     def attach(self, crm: Any) -> None:
@@ -151,11 +159,19 @@ class CallLog:
             return write
 
         crm.query_records, crm.query_in, crm.query_sized = logged_records, logged_in, logged_sized
+        sleep = crm.sleep
+
+        def logged_sleep(seconds: float) -> None:
+            self.slept += seconds
+            sleep(seconds)
+
+        crm.sleep = logged_sleep
         crm.upsert, crm.update = logged_write("upsert", upsert), logged_write("update", update)
 
     def reset(self) -> None:
         """Forget what was logged (a new phase)."""
         self.in_lists.clear()
+        self.slept = 0.0
         self.statements.clear()
         self.writes.clear()
 
@@ -383,7 +399,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 if profiler:
                     profiler.disable()
 
+        service_before = counters.service_seconds()
         window, calls, seconds = _phase(counters, flow(name="benchmark-backfill")(backfill), opened)
+        service = {k: round(v - service_before.get(k, 0.0), 3) for k, v in counters.service_seconds().items()}
         polls = res.crm.api_calls().get("bulk_poll", 0) - bulk_polls_before
         out["backfill"] = {
             "seconds": round(seconds, 3),
@@ -392,6 +410,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
             "stages": _stages(window),
             "calls": calls,
             "client_calls": res.api_calls(),
+            "service_seconds": service,
+            "client_sleep_seconds": round(log.slept, 3),
             "expected": {
                 "reads": log.expected_reads(),
                 "writes": log.expected_writes(settings.sf.bulk_threshold, polls),

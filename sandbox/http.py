@@ -4,7 +4,8 @@ Each service (``sandbox.store.app``, ``sandbox.org.app``) is a Starlette app bui
 :class:`ServiceContext`; :func:`wrap_service` puts it behind :class:`SandboxMiddleware` and
 mounts the admin endpoints under ``/__sandbox/``:
 
-* ``GET  /__sandbox/counters``        requests per endpoint (``"GET /stores/{store_hash}/v2/orders"``)
+* ``GET  /__sandbox/counters``        requests per endpoint (``"GET /stores/{store_hash}/v2/orders"``),
+  and the seconds the service spent answering them (``seconds``: after the injected latency)
 * ``POST /__sandbox/counters/reset``
 * ``GET  /__sandbox/faults``          settings, pending scripted faults, fired counts
 * ``PUT  /__sandbox/faults``          replace the service's :class:`FaultSettings`
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,24 +42,31 @@ ADMIN_PREFIX = "/__sandbox"
 
 
 class Counters:
-    """Thread-safe request counts per endpoint template."""
+    """Thread-safe request counts and service seconds per endpoint template."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
+        self._seconds: dict[str, float] = {}
 
-    def add(self, key: str, n: int = 1) -> None:
+    def add(self, key: str, n: int = 1, seconds: float = 0.0) -> None:
+        """Count ``n`` requests of ``key`` that took the service ``seconds`` to answer."""
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + n
+            self._seconds[key] = self._seconds.get(key, 0.0) + seconds
 
     def snapshot(self) -> dict[str, Any]:
+        """``total``, ``endpoints`` (counts) and ``seconds`` (service time) per endpoint."""
         with self._lock:
             counts = dict(sorted(self._counts.items()))
-        return {"total": sum(counts.values()), "endpoints": counts}
+            seconds = {k: round(v, 4) for k, v in sorted(self._seconds.items())}
+        return {"total": sum(counts.values()), "endpoints": counts, "seconds": seconds}
 
     def reset(self) -> None:
+        """Forget every count."""
         with self._lock:
             self._counts.clear()
+            self._seconds.clear()
 
 
 ErrorBody = Callable[[int, FaultKind, str], Response]
@@ -103,6 +112,7 @@ class SandboxMiddleware:
         plan = self.ctx.faults
         if plan.latency_seconds:
             await asyncio.sleep(plan.latency_seconds)
+        started = time.perf_counter()  # service time: what the sandbox itself adds to the latency
         try:
             kind = plan.take(GENERIC_KINDS, scope["method"], scope["path"])
             if kind == "slow":
@@ -116,7 +126,7 @@ class SandboxMiddleware:
                 return
             await self.app(scope, receive, send)
         finally:
-            self.ctx.counters.add(endpoint_key(scope))
+            self.ctx.counters.add(endpoint_key(scope), seconds=time.perf_counter() - started)
 
     def _tripping(self, scope: Scope, send: Send) -> Send:
         """``send``, telling the tripwires about the response first (the handler is done by then).
