@@ -48,7 +48,7 @@ from flows.steps import Entity, Resources, WindowSummary, sync_window
 from transforms.mapping import ObjectMap
 
 FIRST_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
-STAGES = ("extract", "transform", "diff", "load")
+STAGES = ("extract", "flatten", "transform", "diff", "load")
 #: The sub-resources a per-record (Singer-like) extractor reads, one request per order each.
 PER_ORDER_SUBRESOURCES = ("products", "shipping_addresses", "coupons")
 
@@ -261,7 +261,8 @@ class WindowRun:
 def timed_window(res: Resources, windows: dict[Entity, Window], run_id: str, *, sample: int = 0) -> WindowRun:
     """:func:`flows.steps.sync_window` itself (not a dry run), its stages timed by its ``stage`` hook.
 
-    extract: reading the store's pages; transform: flattening and :func:`transforms.pipeline.transform`;
+    extract: reading the store's pages; flatten: the records into frames (:mod:`transforms.frames`);
+    transform: :func:`transforms.pipeline.transform` (the pure function the target is set for);
     diff: reading what the org holds, existence checks, ledger hashes and dead-letter bookkeeping;
     load: stamping adopted records and the upserts with their ledger writes (timed inside the loader
     and moved out of diff, where the loading step as a whole is accounted).
@@ -333,6 +334,7 @@ def _stages(window: WindowRun) -> dict[str, Any]:
     extracted = window.summary.extracted
     records = {
         "extract": extracted["customers"] + extracted["orders"],
+        "flatten": extracted["customers"] + extracted["orders"],
         "transform": extracted["orders"],
         "diff": extracted["orders"],
         "load": sum(window.sent.values()),

@@ -58,7 +58,7 @@ class SalesforceSettings(BaseSettings):
     bulk_threshold: int = Field(2000, ge=1, description="above this many records, Bulk API 2.0")
     api_usage_stop: float = Field(0.8, gt=0, le=1, description="stop loading at this share of the daily limit")
     backoff_max_seconds: float = Field(60.0, gt=0, description="ceiling of one retry wait (requests and rows)")
-    bulk_poll_seconds: float = Field(2.0, gt=0)
+    bulk_poll_seconds: float = Field(0.5, gt=0)
     bulk_timeout_seconds: float = Field(3600.0, gt=0)
 
 

@@ -200,7 +200,7 @@ def run_step(step: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return step(*args, **kwargs)
 
 
-#: Wraps a step in a named stage (extract, transform, diff, load); the benchmark times them.
+#: Wraps a step in a named stage (extract, flatten, transform, diff, load); the benchmark times them.
 Stage = Callable[[str], AbstractContextManager[object]]
 
 
@@ -214,7 +214,7 @@ def transform_batch(
     res: Resources, customer_records: list[dict], order_records: list[dict], stage: Stage = untimed
 ) -> TransformResult:
     """Flatten, read the org's matching records, and transform one batch."""
-    with stage("transform"):
+    with stage("flatten"):
         customers, orders = customers_frame(customer_records), orders_frame(order_records)
     with stage("diff"):
         existing = read_existing(res.index, res.state, res.mapping, customers, orders)

@@ -52,7 +52,10 @@ _PARTS = [
 _STATUSES = [(11, "authorized"), (11, "authorized"), (9, "captured"), (2, "captured"), (10, "captured"),
              (7, "pending"), (1, "pending")]  # fmt: skip
 CSR_USERS = [
-    ("Dana", "Whitfield"), ("Marcus", "Oyelaran"), ("Priya", "Raman"), ("Tom", "Kowalczyk"),
+    ("Dana", "Whitfield"),
+    ("Marcus", "Oyelaran"),
+    ("Priya", "Raman"),
+    ("Tom", "Kowalczyk"),
 ]
 _LEGAL = [", Inc.", " Inc", " LLC", " Co.", ", Ltd.", " Corp", ""]
 

@@ -10,7 +10,8 @@ its results read; nothing is submitted twice. Per job, exactly:
 2. ``PUT jobs/ingest/{id}/batches`` — upload the CSV (``bulk_upload``);
 3. ``PATCH jobs/ingest/{id}`` ``UploadComplete`` — close (``bulk_close``);
 4. ``GET jobs/ingest/{id}`` until ``JobComplete`` — poll (``bulk_poll``), first after
-   ``bulk_poll_seconds``, then at growing intervals (×1.5, at most 30 s), for at most
+   ``bulk_poll_seconds`` (0.5 s: a small job is often done by then), then at doubling intervals
+   (at most 30 s: a slow job costs a poll more than a fixed interval's, not one per second), for at most
    ``bulk_timeout_seconds`` (then the job is aborted and :class:`BulkJobError` raised);
 5. ``GET …/successfulResults`` and ``GET …/failedResults`` (``bulk_results``, two calls).
 
@@ -160,7 +161,7 @@ def wait_for_job(client: SalesforceClient, job_id: str) -> dict[str, Any]:
             raise BulkJobError(
                 job_id, "timed out", f"still {info.get('state')} after {settings.bulk_timeout_seconds:.0f} s; aborted"
             )
-        interval = min(interval * 1.5, max(settings.bulk_poll_seconds, MAX_POLL_SECONDS))
+        interval = min(interval * 2, max(settings.bulk_poll_seconds, MAX_POLL_SECONDS))
 
 
 def abort_job(client: SalesforceClient, job_id: str) -> None:

@@ -26,9 +26,7 @@ def test_known_buyers_are_tied_to_existing_records_and_routed_to_their_csr(seede
         (now,) = by_email[contact["Email"].lower()]
         assert now["Id"] == contact["Id"] and now["BigCommerce_Contact_Key__c"] == contact["Email"].lower()
 
-    routed = db.query(
-        "SELECT OwnerId, Account.Assigned_CSR__c FROM Order WHERE Account.Assigned_CSR__c != null"
-    )
+    routed = db.query("SELECT OwnerId, Account.Assigned_CSR__c FROM Order WHERE Account.Assigned_CSR__c != null")
     assert routed, "some orders belong to accounts with an assigned CSR"
     assert all(o["OwnerId"] == o["Account"]["Assigned_CSR__c"] for o in routed)
     queue = db.query("SELECT Id FROM Group WHERE DeveloperName = 'eCommerce_Orders'")[0]["Id"]
