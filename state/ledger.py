@@ -2,8 +2,15 @@
 
 A run hashes each payload it is about to send (:func:`state.jsonutil.payload_hash`), skips the
 keys whose hash matches the ledger (:meth:`LedgerMixin.unchanged`), and after Salesforce confirms
-the rest records them (:meth:`LedgerMixin.record_loaded`). Everything is batched for 100k-row
-runs, with one code path per dialect where the generic one is slow:
+the rest records them (:meth:`LedgerMixin.record_loaded`).
+
+Objects whose values come from dated source rows (Accounts, Contacts) also keep the source moment
+of the values last written (``source_at``): the loader skips rows older than it
+(:meth:`LedgerMixin.source_moments`), and the moment only ever moves forward, whether by a load or
+by a row found unchanged (:meth:`LedgerMixin.advance_source_at`). A write without a moment keeps
+the one stored.
+
+Everything is batched for 100k-row runs, with one code path per dialect where the generic one is slow:
 
 * lookups: SQLite gets IN lists of :data:`state.util.IN_CHUNK` keys (its bound-variable limit);
   PostgreSQL gets ``= ANY(:keys)`` with one array parameter per 10k keys.
@@ -18,16 +25,32 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, Row, Select, String, bindparam, column, func, literal, select, type_coerce
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    String,
+    bindparam,
+    case,
+    column,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 
 from state.base import StoreBase
 from state.models import ledger
 from state.records import LedgerEntry
-from state.timeutil import UTCDateTime, from_db
+from state.timeutil import UTCDateTime, as_utc, from_db
 from state.util import IN_CHUNK, WRITE_BATCH, chunked
 
 PG_ARRAY_CHUNK = 10_000  # keys per ANY(array) lookup on PostgreSQL
@@ -35,6 +58,7 @@ PG_BATCH = 20_000  # rows per json_to_recordset() upsert on PostgreSQL
 
 _KEY_COLUMNS = (ledger.c.sobject, ledger.c.external_id)
 _RAW_LOADED_AT = type_coerce(ledger.c.loaded_at, String).label("loaded_at")
+_RAW_SOURCE_AT = type_coerce(ledger.c.source_at, String).label("source_at")
 _HASH_COLUMNS = (ledger.c.external_id, ledger.c.payload_hash)
 
 
@@ -46,27 +70,68 @@ class LedgerMixin(StoreBase):
         c = ledger.c
         # The raw timestamp, converted once per distinct value: a batch shares one loaded_at, and
         # per-row result processing would dominate the lookup.
-        columns = (c.external_id, c.payload_hash, c.salesforce_id, _RAW_LOADED_AT, c.run_id)
+        columns = (c.external_id, c.payload_hash, c.salesforce_id, _RAW_LOADED_AT, c.run_id, _RAW_SOURCE_AT)
         to_utc = lru_cache(maxsize=1024)(from_db)
         return {
-            key: LedgerEntry(sobject, key, digest, salesforce_id, to_utc(loaded_at), run_id)
-            for key, digest, salesforce_id, loaded_at, run_id in self._select_in(sobject, keys, columns)
+            key: LedgerEntry(
+                sobject, key, digest, salesforce_id, to_utc(loaded_at), run_id, None if at is None else from_db(at)
+            )
+            for key, digest, salesforce_id, loaded_at, run_id, at in self._select_in(sobject, keys, columns)
         }
+
+    def source_moments(self, sobject: str, keys: Iterable[str]) -> dict[str, datetime]:
+        """The source moment of the values last written for ``keys`` (keys without one are absent)."""
+        rows = self._select_in(sobject, keys, (ledger.c.external_id, _RAW_SOURCE_AT))
+        return {key: from_db(at) for key, at in rows if at is not None}
+
+    def advance_source_at(self, sobject: str, moments: Mapping[str, datetime]) -> int:
+        """Move the source moment of ledger rows forward to ``moments`` (key -> moment), never back.
+
+        For rows found unchanged: Salesforce already holds values as fresh as the moment given, so
+        a later, older row must not overwrite them. Keys not in the ledger are ignored; returns
+        the rows moved.
+        """
+        c = ledger.c
+        at = bindparam("b_source_at", type_=c.source_at.type)
+        statement = (
+            update(ledger)
+            .where(
+                c.sobject == bindparam("b_sobject"),
+                c.external_id == bindparam("b_key"),
+                or_(c.source_at.is_(None), c.source_at < at),
+            )
+            .values(source_at=at)
+        )
+        params = [{"b_sobject": sobject, "b_key": key, "b_source_at": moment} for key, moment in moments.items()]
+        moved = 0
+        with self._write() as connection:
+            for batch in chunked(params, WRITE_BATCH):
+                moved += connection.execute(statement, list(batch)).rowcount
+        return moved
 
     def unchanged(self, sobject: str, payloads: Mapping[str, str]) -> set[str]:
         """The keys of ``payloads`` (key -> payload hash) whose hash equals the ledger's: no need to send."""
         rows = self._select_in(sobject, payloads.keys(), _HASH_COLUMNS)
         return {key for key, digest in rows if payloads[key] == digest}
 
-    def record_loaded(self, sobject: str, rows: Iterable[tuple[str, str, str | None]], run_id: str | None) -> int:
+    def record_loaded(
+        self,
+        sobject: str,
+        rows: Iterable[tuple[str, str, str | None]],
+        run_id: str | None,
+        source_at: Mapping[str, datetime] | None = None,
+    ) -> int:
         """Upsert ``(key, payload_hash, salesforce_id)`` rows Salesforce confirmed; returns rows written.
 
         Only confirmed rows belong here. A None Salesforce id keeps the one already stored. If a key
         repeats, its last row wins (one statement cannot update the same row twice on PostgreSQL).
+        ``source_at``: the source moment of the values written, per key; a key without one keeps
+        the moment stored, and a stored moment is never moved back.
         """
-        latest: dict[str, tuple[str, str | None]] = {}
+        moments = source_at or {}
+        latest: dict[str, tuple[str, str | None, datetime | None]] = {}
         for key, digest, salesforce_id in rows:
-            latest[key] = (digest, salesforce_id)
+            latest[key] = (digest, salesforce_id, moments.get(key))
         if not latest:
             return 0
         now = self.now()
@@ -81,21 +146,25 @@ class LedgerMixin(StoreBase):
         self,
         connection: Connection,
         sobject: str,
-        latest: dict[str, tuple[str, str | None]],
+        latest: dict[str, tuple[str, str | None, datetime | None]],
         run_id: str | None,
         now: datetime,
     ) -> None:
         upsert = _upsert(self._insert(ledger))
-        columns = ["sobject", "external_id", "payload_hash", "salesforce_id", "loaded_at", "run_id"]
+        columns = ["sobject", "external_id", "payload_hash", "salesforce_id", "loaded_at", "run_id", "source_at"]
         compiled = upsert.compile(dialect=connection.dialect, column_keys=columns)
         order = list(compiled.positiontup or ())
         if sorted(order) != sorted(columns):
             raise RuntimeError(f"unexpected parameters in the compiled ledger upsert: {order}")
-        # Values must be what the driver takes, so the timestamp goes through its column type once here.
+        # Values must be what the driver takes, so the timestamps go through their column type here.
         tail = (sobject, self._db_value(ledger.c.loaded_at, now), run_id)
-        source = ["external_id", "payload_hash", "salesforce_id", "sobject", "loaded_at", "run_id"]
+        source = ["external_id", "payload_hash", "salesforce_id", "source_at", "sobject", "loaded_at", "run_id"]
         pick = operator.itemgetter(*(source.index(name) for name in order))
-        params = [pick((key, digest, salesforce_id, *tail)) for key, (digest, salesforce_id) in latest.items()]
+        source_at = lru_cache(maxsize=4096)(partial(self._db_value, ledger.c.source_at))  # None stays None
+        params = [
+            pick((key, digest, salesforce_id, source_at(moment), *tail))
+            for key, (digest, salesforce_id, moment) in latest.items()
+        ]
         for batch in chunked(params, WRITE_BATCH):
             connection.exec_driver_sql(compiled.string, list(batch))
 
@@ -103,7 +172,7 @@ class LedgerMixin(StoreBase):
         self,
         connection: Connection,
         sobject: str,
-        latest: dict[str, tuple[str, str | None]],
+        latest: dict[str, tuple[str, str | None, datetime | None]],
         run_id: str | None,
         now: datetime,
     ) -> None:
@@ -112,7 +181,10 @@ class LedgerMixin(StoreBase):
         source = (
             func.json_to_recordset(bindparam("rows", type_=postgresql.JSON))
             .table_valued(
-                column("external_id", String), column("payload_hash", String), column("salesforce_id", String)
+                column("external_id", String),
+                column("payload_hash", String),
+                column("salesforce_id", String),
+                column("source_at", UTCDateTime()),  # ISO 8601 text in the JSON, timestamptz here
             )
             .render_derived(with_types=True)
         )
@@ -123,14 +195,20 @@ class LedgerMixin(StoreBase):
             source.c.salesforce_id,
             literal(now, UTCDateTime()),
             literal(run_id, String),
+            source.c.source_at,
         ).select_from(source)
-        names = ["sobject", "external_id", "payload_hash", "salesforce_id", "loaded_at", "run_id"]
+        names = ["sobject", "external_id", "payload_hash", "salesforce_id", "loaded_at", "run_id", "source_at"]
         upsert = _upsert(postgresql.insert(ledger).from_select(names, rows))
         items = list(latest.items())
         for batch in chunked(items, PG_BATCH):
             payload = [
-                {"external_id": key, "payload_hash": digest, "salesforce_id": salesforce_id}
-                for key, (digest, salesforce_id) in batch
+                {
+                    "external_id": key,
+                    "payload_hash": digest,
+                    "salesforce_id": salesforce_id,
+                    "source_at": None if moment is None else as_utc(moment, "source_at").isoformat(),
+                }
+                for key, (digest, salesforce_id, moment) in batch
             ]
             connection.execute(upsert, {"rows": payload})
 
@@ -180,5 +258,13 @@ def _upsert(insert: Any) -> Any:
             "salesforce_id": func.coalesce(insert.excluded.salesforce_id, ledger.c.salesforce_id),
             "loaded_at": insert.excluded.loaded_at,
             "run_id": insert.excluded.run_id,
+            "source_at": _later(insert.excluded.source_at, ledger.c.source_at),
         },
     )
+
+
+def _later(new: ColumnElement[Any], old: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The later of two moments, either of which may be NULL (portable: SQLite's max() and
+    PostgreSQL's greatest() disagree on NULL). On SQLite both are fixed-width UTC text, so the
+    comparison is chronological."""
+    return case((old.is_(None), new), (new.is_(None), old), (new > old, new), else_=old)

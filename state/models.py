@@ -46,6 +46,9 @@ ledger = Table(
     Column("salesforce_id", String(18)),
     Column("loaded_at", UTCDateTime(), nullable=False),
     Column("run_id", String(RUN_ID)),
+    # When the source data of the values last written was entered (None: not known, e.g. rows
+    # written before revision 0002): an older row for the key is not sent over them.
+    Column("source_at", UTCDateTime()),
 )
 
 dead_letters = Table(

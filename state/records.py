@@ -33,7 +33,10 @@ class Watermark:
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """What was last sent to Salesforce for one record and confirmed loaded."""
+    """What was last sent to Salesforce for one record and confirmed loaded.
+
+    ``source_at``: the source moment of the values the record holds (None when not known).
+    """
 
     sobject: str
     key: str
@@ -41,6 +44,7 @@ class LedgerEntry:
     salesforce_id: str | None
     loaded_at: datetime
     run_id: str | None
+    source_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ From the accepted buyer rows (:func:`transforms.identity.assign_accounts`), per 
 * ``account_name``: for a company, its :func:`transforms.identity.best_spelling` over every
   row of the batch; for a person, "First Last" from the freshest row;
 * ``phone``: the freshest given; address: all lines from the freshest row that has one;
+* ``seen_at``: the source moment of these values (:meth:`transforms.people.Groups.freshest_seen`);
 * ``customer_group``: the freshest customer group of a registered customer's own record.
   A *new* account (not in Salesforce yet) only guests bought for gets ``"0"``
   (BigCommerce's id for "no group") from :func:`default_guest_group`, so the CSR still sees
@@ -33,7 +34,8 @@ def build_accounts(rows: pd.DataFrame) -> pd.DataFrame:
     known = groups.latest_given(rows, ["phone", "customer_group"])  # only customer records have a group
     address = groups.freshest_address(rows)
     accounts = pd.concat([names.rename("account_name"), known, address], axis=1)
-    accounts = accounts[["account_name", "phone", *ADDRESS_COLUMNS, "customer_group"]]
+    accounts = pd.concat([accounts, groups.freshest_seen(rows)], axis=1)
+    accounts = accounts[["account_name", "phone", *ADDRESS_COLUMNS, "customer_group", "seen_at"]]
     accounts["guests_only"] = groups.freshest(rows["customer_id"].notna()) < 0
     return accounts.reset_index()
 

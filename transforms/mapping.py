@@ -65,13 +65,19 @@ class ParentRef:
 
 @dataclass(frozen=True)
 class ObjectMap:
-    """One sObject: its external id, its fields and its parent references."""
+    """One sObject: its external id, its fields and its parent references.
+
+    ``moment_source`` names the frame column holding the source moment of a row's values (when
+    the buyer typed them): never sent to Salesforce, it lets the loader skip a row older than what
+    the record already holds, so values only move forward in source time whatever the batching.
+    """
 
     sobject: str
     external_id: str  # unique external-id field the pipeline upserts by
     key_source: str  # frame column holding the external id value
     fields: tuple[FieldMap, ...]
     parents: tuple[ParentRef, ...] = ()
+    moment_source: str | None = None
 
     def writable(self, creating: bool) -> list[FieldMap]:
         """Fields sent when creating (ALWAYS and CREATE_ONLY) or updating (ALWAYS)."""
@@ -147,6 +153,7 @@ ACCOUNT = ObjectMap(
         FieldMap("ASTEA_Key__c", N),
         FieldMap("Assigned_CSR__c", N),
     ),
+    moment_source="seen_at",
 )
 
 CONTACT = ObjectMap(
@@ -167,6 +174,7 @@ CONTACT = ObjectMap(
     ),
     # A CSR may move a contact to another account; the pipeline sets the account only once.
     parents=(ParentRef("Account", "Account", "BigCommerce_Account_Key__c", "account_key", C),),
+    moment_source="seen_at",
 )
 
 ORDER = ObjectMap(

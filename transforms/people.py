@@ -10,7 +10,10 @@ explain a reject (``*_unparsed``, ``record``).
 ``seen_at`` is when the buyer last typed these details: a customer's ``date_modified`` (its
 ``date_created`` when absent), an order's ``date_created``. An order's ``date_modified``
 moves when the order is shipped or paid, not when the buyer changes anything, so it does not
-count as fresher buyer data.
+count as fresher buyer data: a payment captured on an old order today moves its
+``date_modified`` but not the billing address typed back then, so ranking by it would let that
+old address win over a newer order's. The same moment travels with each Contact and Account
+(:meth:`Groups.freshest_seen`) as the source moment of its values.
 """
 
 from __future__ import annotations
@@ -208,6 +211,13 @@ class Groups:
     def latest_given(self, rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         """Per key and per column, the freshest value that is not missing."""
         return pd.DataFrame({c: self.take(rows[c], self.freshest(rows[c].notna())) for c in columns}, index=self.keys)
+
+    def freshest_seen(self, rows: pd.DataFrame) -> pd.Series:
+        """Per key, the ``seen_at`` of its freshest row: the source moment of the values built
+        from the group (named ``seen_at`` too), which the loader compares with the moment of the
+        values Salesforce already holds so that older rows never overwrite fresher ones."""
+        seen = rows["seen_at"].to_numpy()[self.freshest()]  # every key has a row: no -1 here
+        return pd.Series(seen, index=self.keys, dtype=rows["seen_at"].dtype, name="seen_at")
 
     def freshest_address(self, rows: pd.DataFrame) -> pd.DataFrame:
         """Per key, the address columns of its freshest row that has a street: an address is

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 from state import LedgerEntry, StateStore, payload_hash
-from tests.state.conftest import FakeClock
+from tests.state.conftest import START, FakeClock
 
 N = 3000  # more than three SQLite IN chunks
 
@@ -49,3 +51,31 @@ def test_repeated_keys_in_one_batch_keep_the_last(store: StateStore) -> None:
     assert store.record_loaded("Order", [("a", "h1", "1"), ("a", "h2", "2")], "r") == 1
     assert store.ledger_lookup("Order", ["a", "a"])["a"].payload_hash == "h2"
     assert store.record_loaded("Order", [], "r") == 0
+
+
+def test_source_moments_round_trip_and_only_move_forward(store: StateStore) -> None:
+    """The source moment of the values written: recorded with a load, never moved back, kept by a
+    write without one (a dead letter retried), absent for keys loaded without one."""
+    t1, t2, t3 = START + timedelta(days=1), START + timedelta(days=2, microseconds=7), START + timedelta(days=3)
+    paris = timezone(timedelta(hours=2))
+    keys = [f"co:{i}" for i in range(N)]
+    assert store.record_loaded("Account", [(k, "h1", None) for k in keys], "r1", {k: t2 for k in keys[1:]}) == N
+    moments = store.source_moments("Account", [*keys, "never-loaded"])
+    assert moments == {k: t2 for k in keys[1:]}
+    assert store.ledger_lookup("Account", ["co:1"])["co:1"].source_at == t2
+    assert store.ledger_lookup("Account", ["co:0"])["co:0"].source_at is None
+
+    store.record_loaded("Account", [("co:1", "h2", None), ("co:2", "h2", None), ("co:3", "h2", None)], "r2",
+                        {"co:1": t1, "co:2": t3.astimezone(paris)})  # fmt: skip
+    assert store.source_moments("Account", ["co:1", "co:2", "co:3"]) == {"co:1": t2, "co:2": t3, "co:3": t2}
+    assert store.ledger_lookup("Account", ["co:1"])["co:1"].payload_hash == "h2"
+    assert store.source_moments("Contact", keys) == {}
+
+
+def test_advance_source_at_moves_moments_forward_only(store: StateStore) -> None:
+    t1, t2 = START + timedelta(days=1), START + timedelta(days=2)
+    store.record_loaded("Contact", [("a", "h", None), ("b", "h", None), ("c", "h", None)], "r1", {"a": t1, "b": t2})
+    assert store.advance_source_at("Contact", {"a": t2, "b": t1, "c": t1, "unknown": t2}) == 2
+    assert store.source_moments("Contact", ["a", "b", "c", "unknown"]) == {"a": t2, "b": t2, "c": t1}
+    assert store.ledger_lookup("Contact", ["a"])["a"].run_id == "r1"  # the load itself is unchanged
+    assert store.advance_source_at("Contact", {}) == 0

@@ -9,11 +9,11 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from state import DEFAULT_URL, StateStore
-from state.db import alembic_config, current_revision, head_revision, make_engine
-from state.models import metadata
+from state.db import alembic_config, current_revision, head_revision, make_engine, upgrade
+from state.models import ledger, metadata
 from tests.state.conftest import START, FakeClock
 
 TABLES = {"watermarks", "ledger", "dead_letters", "runs", "backfills", "backfill_chunks", "leases", "alembic_version"}
@@ -104,3 +104,30 @@ def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
 def test_unsupported_database_is_refused() -> None:
     with pytest.raises(ValueError, match="SQLite and PostgreSQL"):
         StateStore.open("mysql://nobody@localhost/x")
+
+
+def test_0002_adds_the_ledger_source_moment_and_keeps_loaded_rows(db_url: str) -> None:
+    """A store at 0001 with ledger rows: upgraded, its rows have no source moment (they are sent as
+    before and get one at their next load); downgraded, the column goes and the rows stay."""
+    engine = make_engine(db_url)
+    config = alembic_config()
+    try:
+        upgrade(engine, "0001")
+        with engine.begin() as connection:
+            # Only the columns 0001 has: an INSERT names no column it is not given a value for.
+            row = {"sobject": "Account", "external_id": "co:x", "payload_hash": "h", "salesforce_id": "001X"}
+            connection.execute(ledger.insert().values(**row, loaded_at=START))
+    finally:
+        engine.dispose()
+    with StateStore.open(db_url) as store:
+        assert current_revision(store.engine) == head_revision() == "0002"
+        entry = store.ledger_lookup("Account", ["co:x"])["co:x"]
+        assert (entry.salesforce_id, entry.loaded_at, entry.source_at) == ("001X", START, None)
+        store.record_loaded("Account", [("co:x", "h2", None)], "r2", {"co:x": START})
+        assert store.source_moments("Account", ["co:x"]) == {"co:x": START}
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0001")
+        assert "source_at" not in {c["name"] for c in inspect(store.engine).get_columns("ledger")}
+        with store.engine.connect() as connection:
+            assert connection.execute(select(ledger.c.external_id, ledger.c.payload_hash)).all() == [("co:x", "h2")]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.transforms.factories import customer, order, row, run
+from tests.transforms.factories import at, customer, order, row, run
+from transforms.mapping import MAPPING
+from transforms.payloads import payload_frame
 
 GARTH = "garth.markey@markeymetals.com"
 
@@ -120,3 +122,26 @@ def test_order_without_company_takes_the_company_on_the_customer_record() -> Non
     # Without the customer record the billing address alone decides: the person's own account.
     alone = run(orders=[order(420, customer_id=1, billing=eric)])
     assert alone.orders.iloc[0]["account_key"] == "email:eric.sefton@seftonservices.com"
+
+
+def test_accounts_and_contacts_carry_the_moment_the_buyer_typed_their_values() -> None:
+    """``seen_at`` is the freshest buyer row's: an order's ``date_created`` (a capture that moves
+    ``date_modified`` later is not buyer data), a customer record's ``date_modified``."""
+    captured = order(1, hours=1, date_modified=at(50), billing={"street_1": "Old St"})
+    newer = order(2, hours=3, billing={"street_1": "New St"})
+    profile = customer(9, hours=2, date_created=at(-10))
+    result = run(customers=[profile], orders=[captured, newer])
+    account = row(result.accounts, "account_key", "co:markey metals")
+    assert (account["street"], account["seen_at"]) == ("New St", at(3))
+    assert row(result.contacts, "contact_key", GARTH)["seen_at"] == at(3)
+    assert row(result.contacts, "contact_key", "eric.sefton@seftonservices.com")["seen_at"] == at(2)
+    alone = run(orders=[captured])  # the captured order alone, as in the run after its capture
+    assert alone.accounts.iloc[0]["seen_at"] == alone.contacts.iloc[0]["seen_at"] == at(1)
+
+
+def test_the_moment_is_not_a_payload_column() -> None:
+    result = run(orders=[order(1)])
+    for objmap, frame in ((MAPPING.account, result.accounts), (MAPPING.contact, result.contacts)):
+        assert objmap.moment_source == "seen_at" in frame.columns
+        assert "seen_at" not in payload_frame(frame, objmap, existing=()).columns
+    assert MAPPING.order.moment_source is None and "seen_at" not in result.orders.columns

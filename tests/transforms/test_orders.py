@@ -74,5 +74,6 @@ def test_output_types() -> None:
     assert isinstance(orders["total"].iloc[0], Decimal)
     text = [c for c in orders.columns if c not in {"order_date", "date_modified", "total"}]
     assert all(orders[c].dtype == "str" for c in text)
-    assert all(result.contacts[c].dtype == "str" for c in result.contacts.columns)
-    assert all(result.accounts[c].dtype == "str" for c in result.accounts.columns)
+    for people in (result.contacts, result.accounts):
+        assert str(people["seen_at"].dtype) == "datetime64[us, UTC]"  # the source moment, for the loader
+        assert all(people[c].dtype == "str" for c in people.columns if c != "seen_at")
