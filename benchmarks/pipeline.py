@@ -14,8 +14,8 @@ Against a running sandbox (``ATS_TARGET=sandbox``; :mod:`benchmarks.run` starts 
 Calls are read from the sandbox's own counters (its admin API, which is not counted) before and
 after each phase; the Salesforce client's matching reads and writes are also logged, so that
 the number each *should* take can be computed independently (:mod:`benchmarks.model`). Peak
-memory is this process's peak RSS (``ru_maxrss``): the pipeline's alone, the sandbox and the
-data generator live in the parent.
+memory is this process's peak RSS (``VmHWM``): the pipeline's alone, the sandbox and the data
+generator live in the parent.
 """
 
 from __future__ import annotations
@@ -54,8 +54,19 @@ PER_ORDER_SUBRESOURCES = ("products", "shipping_addresses", "coupons")
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB (``ru_maxrss`` is in KB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process so far, in MB.
+
+    Linux's ``VmHWM`` (``/proc/self/status``), not ``ru_maxrss``: the latter is carried across
+    ``execve`` from the parent's address space, so a child started by a parent holding a large
+    generated store would report the parent's peak (it did: 1.5 GB "after imports" at 100k).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux, bytes on macOS
 
 
 # -- sandbox counters ------------------------------------------------------------------------------
@@ -234,14 +245,15 @@ class TimedLoader(Loader):
         self.sample = sample
         self.samples: dict[str, tuple[ObjectMap, pd.DataFrame]] = {}
 
-    def _send(self, send: pd.DataFrame, objmap: ObjectMap, hashes: dict[str, str], report: LoadReport) -> LoadReport:
+    def _send(self, send: pd.DataFrame, objmap: ObjectMap, *rest: Any) -> LoadReport:
+        # ``rest``: whatever else the loader passes on (hashes, moments, the report), untouched.
         if self.sample and not send.empty:
             have = self.samples.get(objmap.sobject, (objmap, send.iloc[:0]))[1]
             if len(have) < self.sample:
                 self.samples[objmap.sobject] = (objmap, pd.concat([have, send.iloc[: self.sample - len(have)]]))
         wall, cpu = time.perf_counter(), time.thread_time()
         try:
-            return super()._send(send, objmap, hashes, report)
+            return super()._send(send, objmap, *rest)
         finally:
             w, c = self.send_seconds
             self.send_seconds = (w + time.perf_counter() - wall, c + time.thread_time() - cpu)
