@@ -7,7 +7,8 @@ Minimum calls, for a load of ``C`` customers and ``O`` orders into an empty org:
   ``204`` that shows it was the last);
 * Salesforce writes, per object of ``n`` records: sObject Collections ``ceil(n / 200)`` up to
   ``bulk_threshold`` (2,000), else one Bulk API 2.0 job: :data:`BULK_CALLS_PER_JOB` calls
-  (create, upload, close, at least one poll, successful and failed results);
+  (create, upload, close, at least one poll, the successful results; the failed results too
+  when a record failed, which a clean load never needs);
 * Salesforce fixed calls: one login, the eCommerce queue's Id and the integration user's Id
   (:func:`flows.resources.open_resources`);
 * Salesforce matching reads (which buyers and keys the org already holds): the issue's formula
@@ -32,8 +33,8 @@ from dataclasses import dataclass
 from connectors.bigcommerce.streams import min_api_calls
 from connectors.salesforce.collections import COLLECTION_SIZE
 
-#: Bulk 2.0 calls of one job: create, upload, close, one poll (at least), two result files.
-BULK_CALLS_PER_JOB = 6
+#: Bulk 2.0 calls of one clean job: create, upload, close, one poll (at least), the successful results.
+BULK_CALLS_PER_JOB = 5
 #: Rows per page of a SOQL query (``query`` then ``query_more``).
 QUERY_PAGE_ROWS = 2000
 #: The objects a load reads to match buyers and keys against (once each, at the least).

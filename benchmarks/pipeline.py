@@ -125,6 +125,7 @@ class CallLog:
     in_lists: list[tuple[str, list[Any], dict[str, Any]]] = field(default_factory=list)
     statements: list[Any] = field(default_factory=list)  # (inside query_in, rows) pairs
     writes: list[tuple[str, str, int]] = field(default_factory=list)  # (operation, sobject, rows)
+    failures: list[int] = field(default_factory=list)  # records each write reported failed
     slept: float = 0.0  # seconds the client slept (Bulk polls, row retries)
     _inside_in: bool = False
 
@@ -165,7 +166,9 @@ class CallLog:
         def logged_write(operation: str, call: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
             def write(sobject: str, *args: Any) -> pd.DataFrame:
                 self.writes.append((operation, sobject, len(args[-1])))
-                return call(sobject, *args)
+                result = call(sobject, *args)
+                self.failures.append(int((~result["success"].astype(bool)).sum()))
+                return result
 
             return write
 
@@ -185,6 +188,7 @@ class CallLog:
         self.slept = 0.0
         self.statements.clear()
         self.writes.clear()
+        self.failures.clear()
 
     def expected_reads(self) -> dict[str, int]:
         """``query`` and ``query_more`` calls the logged reads take by the formula of :mod:`benchmarks.model`.
@@ -199,10 +203,14 @@ class CallLog:
         return {"query": in_statements + direct, "query_more": more}
 
     def expected_writes(self, bulk_threshold: int, bulk_polls: int) -> dict[str, int]:
-        """Write calls by the formula: collections ``ceil(n / 200)``, or a Bulk job above the threshold."""
+        """Write calls by the formula: collections ``ceil(n / 200)``, or a Bulk job above the threshold
+        (plus its failed results when a record failed)."""
         collections = sum(salesforce_write_calls(n, bulk_threshold) for _, _, n in self.writes if n <= bulk_threshold)
         jobs = sum(1 for _, _, n in self.writes if n > bulk_threshold)
+        sized = zip(self.writes, self.failures, strict=True)
+        failed_jobs = sum(1 for (_, _, n), failed in sized if n > bulk_threshold and failed)
         bulk = jobs * (salesforce_write_calls(bulk_threshold + 1, bulk_threshold) - 1) + (bulk_polls if jobs else 0)
+        bulk += failed_jobs
         return {"collections": collections, "bulk": bulk, "bulk_jobs": jobs}
 
 

@@ -409,7 +409,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Salesforce {back['totals']['salesforce']} (minimum {back['minimum']['totals']['salesforce']}, "
         f"formula for our batches {back['formula']['salesforce']}).",
         "",
-        f"Bulk API 2.0 jobs need {BULK_CALLS_PER_JOB} calls at least (create, upload, close, poll, 2 result files).",
+        f"Bulk API 2.0 jobs need {BULK_CALLS_PER_JOB} calls at least (create, upload, close, poll, successful "
+        "results; failed results only when a record failed).",
         "",
         "## Time",
         "",

@@ -13,7 +13,8 @@ its results read; nothing is submitted twice. Per job, exactly:
    ``bulk_poll_seconds`` (0.5 s: a small job is often done by then), then at doubling intervals
    (at most 30 s: a slow job costs a poll more than a fixed interval's, not one per second), for at most
    ``bulk_timeout_seconds`` (then the job is aborted and :class:`BulkJobError` raised);
-5. ``GET …/successfulResults`` and ``GET …/failedResults`` (``bulk_results``, two calls).
+5. ``GET …/successfulResults`` and, when the job info counts failed records
+   (``numberRecordsFailed``), ``GET …/failedResults`` (``bulk_results``, one or two calls).
 
 Results come back in any order: each result row is matched to our record by the key column
 it echoes (the external id, or ``Id`` for updates). A record in neither file is reported as
@@ -117,9 +118,18 @@ def run_job(
     if info.get("state") != "JobComplete":
         raise BulkJobError(job_id, str(info.get("state")).lower(), str(info.get("errorMessage") or "no reason given"))
     successful = read_results(client, job_id, "successfulResults")
-    failed = read_results(client, job_id, "failedResults")
+    # The job's own count says whether there is anything to read: a clean job costs a call less.
+    failed = read_results(client, job_id, "failedResults") if _count(info, "numberRecordsFailed") else []
     log.info("Bulk API 2.0 job %s: %d succeeded, %d failed", job_id, len(successful), len(failed))
     return successful, failed
+
+
+def _count(info: dict[str, Any], name: str) -> int:
+    """A count of the job info; unknown counts as 1 (read the results rather than miss one)."""
+    try:
+        return int(info[name])
+    except (KeyError, TypeError, ValueError):
+        return 1
 
 
 def upload_data(client: SalesforceClient, job_id: str, document: str) -> None:
