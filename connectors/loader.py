@@ -6,24 +6,34 @@ For one object and one batch, :meth:`Loader.load`:
    records Salesforce does not hold yet, CSR-owned fields never;
 2. learns which records exist: the ledger first, then Salesforce itself by external id for
    keys the ledger does not know (the state may be new, or another tool made the record);
-3. drops the rows whose ledger hash is unchanged, and, for objects whose values have a source
-   moment (:attr:`transforms.mapping.ObjectMap.moment_source`: Accounts, Contacts), the rows
-   older than the values the record already holds: a batch or run holding only older source
-   rows (a window cut into batches, an old order captured today, a backfill) must not write
-   them over fresher ones, so the org ends the same however the runs were cut;
-4. upserts the rest by external id (never an insert, so a rerun cannot duplicate);
-5. records confirmed rows in the ledger, with their source moment, and resolves their dead
-   letters; failed rows become dead letters with the Salesforce error code and message, and
-   their full payload (with the source moment under :data:`SOURCE_AT`, never sent), so the
+3. for fields whose values have a source moment (:attr:`transforms.mapping.FieldMap.moment`:
+   Accounts, Contacts), blanks (leaves unchanged) in the rows of existing records each group of
+   values older than the one the ledger says the record holds: a batch or run holding only older
+   source rows for a group (a window cut into batches, an old order captured today, a backfill)
+   must not write them over fresher ones, while the groups it has fresher values for are
+   written, so the org ends the same however the runs were cut. A row left with no value to
+   send is dropped; a record that does not exist yet gets every value;
+4. drops the rows whose ledger hash is unchanged (the hash is of what is sent, after step 3);
+5. upserts the rest by external id (never an insert, so a rerun cannot duplicate);
+6. records confirmed rows in the ledger, with their source moments per group, and resolves their
+   dead letters; failed rows become dead letters with the Salesforce error code and message, and
+   the payload as sent (with its source moments under :data:`SOURCE_AT`, never sent), so the
    next run sends them again (:meth:`Loader.retry_payloads`).
 
-A dry run stops after step 3 and reports what it would create and update.
+The ledger hash covers the payload as sent: the synced values left after step 3, a blanked group
+absent like any missing value. It stands for the write itself, so "unchanged" still means that
+sending the row would write nothing the last confirmed write did not: a group blanked now and
+then is absent from both hashes alike. A row whose blanked group catches up later (same values,
+nothing stale any more) hashes differently and is sent once more, writing values the record
+already holds; that costs one redundant update, never a wrong value.
+
+A dry run stops after step 4 and reports what it would create and update; it writes nothing.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,12 +43,15 @@ import pandas as pd
 from connectors.base import CrmSink
 from connectors.org_index import OrgIndex
 from state import FailedRecord, StateStore, payload_hash
+from state.ledger import Moments
 from state.timeutil import iso, parse_iso
 from transforms.mapping import ObjectMap
 from transforms.payloads import is_new, ledger_view, payload_frame
+from transforms.people import FRESHEST, moment_column
 
-#: The field of a load dead letter's payload holding the source moment of its values (ISO 8601);
-#: not a Salesforce field, so :meth:`Loader.retry_payloads` takes it out before sending.
+#: The field of a load dead letter's payload holding the source moments of its values, per group
+#: (``{moment column: ISO 8601}``); not a Salesforce field, so :meth:`Loader.retry_payloads` takes
+#: it out before sending.
 SOURCE_AT = "_source_at"
 
 
@@ -73,10 +86,34 @@ def _jsonable(value: Any) -> Any:
     return str(value) if not isinstance(value, str | int | float | bool) and value is not None else value
 
 
-def _moments(keys: pd.Series, moments: pd.Series) -> dict[str, datetime]:
-    """Key -> source moment (aware UTC), for the rows that have one."""
-    return {key: at.to_pydatetime() for key, at in zip(keys, pd.to_datetime(moments, utc=True), strict=True)
-            if pd.notna(at)}  # fmt: skip
+def _frame_moments(frame: pd.DataFrame, objmap: ObjectMap) -> dict[str, dict[str, datetime]]:
+    """Key -> group -> source moment (aware UTC) of a transformed frame's rows, for the groups
+    that have one (a group without a value has none)."""
+    moments: dict[str, dict[str, datetime]] = {}
+    keys = frame[objmap.key_source].tolist()
+    for group in objmap.moment_columns:
+        for key, at in zip(keys, pd.to_datetime(frame[group], utc=True), strict=True):
+            if pd.notna(at):
+                moments.setdefault(key, {})[group] = at.to_pydatetime()
+    return moments
+
+
+def _letter_moments(value: Any) -> dict[str, datetime]:
+    """The moments a dead letter's payload holds under :data:`SOURCE_AT` (none when it has none).
+
+    A single moment is a letter written before moments were kept per group: that of the freshest
+    source row, hence of the values taken from it (as migration 0003 reads ``ledger.source_at``).
+    """
+    if isinstance(value, str):
+        return {moment_column(FRESHEST): parse_iso(value)}
+    if isinstance(value, Mapping):
+        return {group: parse_iso(at) for group, at in value.items()}
+    return {}
+
+
+def _fresher(moments: Moments, recorded: Moments) -> bool:
+    """Whether ``moments`` has a group later than ``recorded``'s (or not recorded at all)."""
+    return any(group not in recorded or at > recorded[group] for group, at in moments.items())
 
 
 class Loader:
@@ -114,17 +151,26 @@ class Loader:
         return known
 
     def load(self, frame: pd.DataFrame, objmap: ObjectMap) -> LoadReport:
-        """Upsert the rows of a transformed frame whose synced values changed and are not older
-        than the values the record holds (the existence of records is judged as ever)."""
+        """Upsert the rows of a transformed frame whose synced values changed, without the groups
+        of values older than those the record holds (the existence of records is judged as ever)."""
         report = LoadReport(objmap.sobject)
         if frame.empty:
             return report
         existing = self.existing_ids(objmap, frame[objmap.key_source])
-        payloads = payload_frame(frame, objmap, existing)
+        moments = _frame_moments(frame, objmap)
+        recorded = self.state.source_moments(objmap.sobject, moments) if moments else {}
+        payloads, stale = self._without_stale(
+            payload_frame(frame, objmap, existing), objmap, moments, recorded, existing
+        )
         hashes = self._hashes(payloads, objmap)
-        moments = _moments(frame[objmap.key_source], frame[objmap.moment_source]) if objmap.moment_source else {}
         unchanged = self.state.unchanged(objmap.sobject, hashes)
-        stale = self._stale(objmap, moments, unchanged)
+        # Salesforce holds these values already, as fresh as this row's moments: an older row must
+        # not follow them in, so the recorded moments move forward (per group, never back).
+        fresher = {
+            key: moments[key] for key in unchanged if key in moments and _fresher(moments[key], recorded.get(key, {}))
+        }
+        if fresher and not self.dry_run:
+            self.state.advance_source_moments(objmap.sobject, fresher)
         send = payloads[~payloads[objmap.external_id].isin([*unchanged, *stale])]
         report.unchanged = len(payloads) - len(send)
         new = is_new(send, objmap, existing)
@@ -134,8 +180,9 @@ class Loader:
         return self._send(send, objmap, hashes, moments, report)
 
     def retry_payloads(self, objmap: ObjectMap) -> LoadReport:
-        """Send again the payloads dead-lettered at load by earlier runs (not those older than
-        what the record now holds: their letters are resolved, a fresher load superseded them)."""
+        """Send again the payloads dead-lettered at load by earlier runs, without the groups of
+        values older than those the record now holds (a letter left with nothing to send is
+        resolved: fresher loads superseded it)."""
         letters = self.state.open_dead_letters(objmap.sobject, stage="load")
         payloads = [json.loads(letter.payload) for letter in letters if letter.payload]
         report = LoadReport(objmap.sobject)
@@ -143,36 +190,52 @@ class Loader:
             return report
         frame = pd.DataFrame(payloads)
         keys = frame[objmap.external_id]
-        moments = {}
+        moments: dict[str, dict[str, datetime]] = {}
         if SOURCE_AT in frame.columns:  # letters written before the ledger kept moments have none
-            moments = _moments(keys, frame.pop(SOURCE_AT).map(parse_iso, na_action="ignore"))
-        stale = self._stale(objmap, moments, set())
+            found = zip(keys, frame.pop(SOURCE_AT).map(_letter_moments), strict=True)
+            moments = {key: groups for key, groups in found if groups}
+        existing = self.existing_ids(objmap, keys)
+        # Re-apply the ownership policy: a record created meanwhile gets no create-only values.
+        create_only = [c for c in frame.columns if c not in objmap.payload_columns(creating=False)]
+        frame.loc[keys.isin(list(existing)), create_only] = None
+        recorded = self.state.source_moments(objmap.sobject, moments) if moments else {}
+        frame, stale = self._without_stale(frame, objmap, moments, recorded, existing)
         if stale:
             self.state.resolve_dead_letters(objmap.sobject, stale, self.run_id, stage="load")
             report.unchanged = len(stale)
-            frame = frame[~keys.isin(list(stale))]
-        existing = self.existing_ids(objmap, frame[objmap.external_id])
-        # Re-apply the ownership policy: a record created meanwhile gets no create-only values.
-        create_only = [c for c in frame.columns if c not in objmap.payload_columns(creating=False)]
-        frame.loc[frame[objmap.external_id].isin(list(existing)), create_only] = None
+            frame = frame[~frame[objmap.external_id].isin(list(stale))]
         return self._send(frame, objmap, self._hashes(frame, objmap), moments, report)
 
-    def _stale(self, objmap: ObjectMap, moments: Mapping[str, datetime], unchanged: set[str]) -> set[str]:
-        """The keys of ``moments`` whose ledger holds values of a later source moment: not to send.
+    @staticmethod
+    def _without_stale(
+        payloads: pd.DataFrame,
+        objmap: ObjectMap,
+        moments: Mapping[str, Moments],
+        recorded: Mapping[str, Moments],
+        existing: Collection[str],
+    ) -> tuple[pd.DataFrame, set[str]]:
+        """``payloads`` with the fields of each group older than the ledger's moment for it blanked
+        (left unchanged in Salesforce), and the keys of the rows this left with no value to send.
 
-        An unchanged row whose moment is later than the ledger's moves the ledger's forward
-        (Salesforce holds values that fresh), so that an older row cannot follow it in. Keys
-        without a moment, here or in the ledger, are sent as ever.
+        Only for records that exist: a new one gets every value. A group without a moment, in the
+        row (no value) or in the ledger (not known: loaded before moments were kept), is sent as ever.
         """
-        if not moments:
-            return set()
-        recorded = self.state.source_moments(objmap.sobject, moments)
-        stale = {key for key, at in recorded.items() if at > moments[key]}
-        fresher = {key: moments[key] for key in unchanged if key in moments and key not in stale}
-        fresher = {key: at for key, at in fresher.items() if key not in recorded or at > recorded[key]}
-        if fresher and not self.dry_run:
-            self.state.advance_source_at(objmap.sobject, fresher)
-        return stale
+        stale: dict[str, list[str]] = {}  # group -> keys
+        for key, held in recorded.items():
+            if key in existing:
+                for group, at in moments.get(key, {}).items():
+                    if group in held and held[group] > at:
+                        stale.setdefault(group, []).append(key)
+        if not stale:
+            return payloads, set()
+        ext = payloads[objmap.external_id]
+        payloads = payloads.copy()
+        for group, keys in stale.items():
+            targets = [f.target for f in objmap.fields if f.moment == group and f.target in payloads.columns]
+            payloads.loc[ext.isin(keys), targets] = None
+        synced = [c for c in objmap.payload_columns(creating=False)[1:] if c in payloads.columns]
+        emptied = ext.isin([key for keys in stale.values() for key in keys]) & payloads[synced].isna().all(axis=1)
+        return payloads, set(ext[emptied])
 
     def _hashes(self, payloads: pd.DataFrame, objmap: ObjectMap) -> dict[str, str]:
         view = ledger_view(payloads.reindex(columns=objmap.payload_columns(creating=False)), objmap)
@@ -184,10 +247,12 @@ class Loader:
         self,
         send: pd.DataFrame,
         objmap: ObjectMap,
-        hashes: dict[str, str],
-        moments: Mapping[str, datetime],
+        hashes: Mapping[str, str],
+        moments: Mapping[str, Moments],
         report: LoadReport,
     ) -> LoadReport:
+        """Upsert ``send``; record what Salesforce confirmed (hash and source moments per key) in
+        the ledger, and dead-letter the rest with their payload and moments."""
         if send.empty:
             return report
         results = self.crm.upsert(objmap.sobject, objmap.external_id, send)
@@ -226,7 +291,7 @@ class Loader:
         return report
 
     @staticmethod
-    def _letter_payload(row: Mapping[str, Any], moment: datetime | None) -> dict[str, Any]:
-        """A failed row's payload as stored in its dead letter, with its source moment if it has one."""
+    def _letter_payload(row: Mapping[str, Any], moments: Moments | None) -> dict[str, Any]:
+        """A failed row's payload as stored in its dead letter, with its source moments if it has any."""
         payload = {k: _jsonable(v) for k, v in row.items()}
-        return payload if moment is None else {**payload, SOURCE_AT: iso(moment)}
+        return {**payload, SOURCE_AT: {group: iso(at) for group, at in moments.items()}} if moments else payload

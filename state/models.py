@@ -46,9 +46,10 @@ ledger = Table(
     Column("salesforce_id", String(18)),
     Column("loaded_at", UTCDateTime(), nullable=False),
     Column("run_id", String(RUN_ID)),
-    # When the source data of the values last written was entered (None: not known, e.g. rows
-    # written before revision 0002): an older row for the key is not sent over them.
-    Column("source_at", UTCDateTime()),
+    # When the source data of the values written was entered, per group of values chosen together
+    # (JSON {moment column: ISO 8601 UTC}, see state.ledger; None or a group absent: not known, e.g.
+    # rows written before revision 0002): an older group of values is not sent over them.
+    Column("source_moments", Text),
 )
 
 dead_letters = Table(

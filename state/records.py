@@ -35,7 +35,8 @@ class Watermark:
 class LedgerEntry:
     """What was last sent to Salesforce for one record and confirmed loaded.
 
-    ``source_at``: the source moment of the values the record holds (None when not known).
+    The source moments of its values are read apart (:meth:`StateStore.source_moments`): few
+    objects have them, and decoding them would slow every existence lookup.
     """
 
     sobject: str
@@ -44,7 +45,6 @@ class LedgerEntry:
     salesforce_id: str | None
     loaded_at: datetime
     run_id: str | None
-    source_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ From the accepted buyer rows (:func:`transforms.identity.assign_accounts`), per 
 * ``account_name``: for a company, its :func:`transforms.identity.best_spelling` over every
   row of the batch; for a person, "First Last" from the freshest row;
 * ``phone``: the freshest given; address: all lines from the freshest row that has one;
-* ``seen_at``: the source moment of these values (:meth:`transforms.people.Groups.freshest_seen`);
 * ``customer_group``: the freshest customer group of a registered customer's own record.
   A *new* account (not in Salesforce yet) only guests bought for gets ``"0"``
   (BigCommerce's id for "no group") from :func:`default_guest_group`, so the CSR still sees
@@ -14,6 +13,11 @@ From the accepted buyer rows (:func:`transforms.identity.assign_accounts`), per 
   not in the batch is not "no group".
 
 ``Name`` is CREATE_ONLY in the mapping, so the spelling chosen matters only for a new account.
+
+Each synced group of values comes with the moment of the row that supplied it (``phone_at``,
+``address_at``, ``customer_group_at``; see :func:`transforms.people.moment_column`): they come
+from different rows, so one moment per account could not say which of them a later batch or run
+may overwrite. The name needs none: it is only ever written when the account is created.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import pandas as pd
 
 from transforms.identity import best_spelling
-from transforms.people import ADDRESS_COLUMNS, Groups
+from transforms.people import ADDRESS, ADDRESS_COLUMNS, Groups, moment_column
 
 NO_GROUP = "0"
 
@@ -34,8 +38,8 @@ def build_accounts(rows: pd.DataFrame) -> pd.DataFrame:
     known = groups.latest_given(rows, ["phone", "customer_group"])  # only customer records have a group
     address = groups.freshest_address(rows)
     accounts = pd.concat([names.rename("account_name"), known, address], axis=1)
-    accounts = pd.concat([accounts, groups.freshest_seen(rows)], axis=1)
-    accounts = accounts[["account_name", "phone", *ADDRESS_COLUMNS, "customer_group", "seen_at"]]
+    moments = [moment_column(group) for group in ("phone", ADDRESS, "customer_group")]
+    accounts = accounts[["account_name", "phone", *ADDRESS_COLUMNS, "customer_group", *moments]]
     accounts["guests_only"] = groups.freshest(rows["customer_id"].notna()) < 0
     return accounts.reset_index()
 

@@ -9,9 +9,12 @@ order's ``date_created``; on a tie the customer's own record):
 * the mailing address: from the freshest source that has one (all its lines together, never
   a street from one source and a city from another);
 * phone: the freshest given; ``customer_id``: the freshest registered id (missing for a
-  person only ever seen as a guest);
-* ``seen_at``: the source moment of these values (:meth:`transforms.people.Groups.freshest_seen`),
-  so that a later batch or run holding only older rows does not overwrite them.
+  person only ever seen as a guest).
+
+Each of these groups comes from its own row, and carries that row's moment (``seen_at`` for the
+freshest source's, ``address_at``, ``phone_at``, ``customer_id_at``; see
+:func:`transforms.people.moment_column`), so that a later batch or run holding only older rows for
+a group does not overwrite it, while the groups it has fresher values for are written.
 """
 
 from __future__ import annotations
@@ -30,4 +33,4 @@ def build_contacts(rows: pd.DataFrame) -> pd.DataFrame:
     people = groups.from_freshest(rows, ["account_key", "first_name", "last_name", "email"])
     known = groups.latest_given(rows, ["phone", "customer_id"])
     address = groups.freshest_address(rows)
-    return pd.concat([people, known, address, groups.freshest_seen(rows)], axis=1).reset_index()
+    return pd.concat([people, known, address], axis=1).reset_index()

@@ -28,11 +28,11 @@ class Limit:
 
 def output_columns(objects: ObjectMap) -> list[str]:
     """The key column, each mapped field's source, each parent reference's source, then the
-    source moment column when the object has one (for the loader; never a payload column)."""
+    source moment columns (:attr:`ObjectMap.moment_columns`: for the loader, never payload columns)."""
     columns = [objects.key_source]
     columns += [f.source for f in objects.fields if f.source]
     columns += [p.source for p in objects.parents]
-    columns += [objects.moment_source] if objects.moment_source else []
+    columns += objects.moment_columns
     return list(dict.fromkeys(columns))  # unique, in order
 
 

@@ -37,6 +37,12 @@ class FieldMap:
     ``source`` names a column of the transformed frame; ``default`` is a constant used when
     ``source`` is None. ``max_length`` is Salesforce's limit; a longer value is truncated when
     ``truncate`` is set, otherwise the record is rejected.
+
+    ``moment`` names the frame column holding the source moment of the value (when the buyer typed
+    it; never sent): fields sharing it were chosen together, from one source row. The loader does
+    not write a group over values of a later moment the record already holds, so values only move
+    forward in source time whatever the batching. Only meaningful for ALWAYS fields: a record that
+    does not exist yet gets every value.
     """
 
     target: str
@@ -45,6 +51,7 @@ class FieldMap:
     default: Any = None
     max_length: int | None = None
     truncate: bool = False
+    moment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,19 +72,13 @@ class ParentRef:
 
 @dataclass(frozen=True)
 class ObjectMap:
-    """One sObject: its external id, its fields and its parent references.
-
-    ``moment_source`` names the frame column holding the source moment of a row's values (when
-    the buyer typed them): never sent to Salesforce, it lets the loader skip a row older than what
-    the record already holds, so values only move forward in source time whatever the batching.
-    """
+    """One sObject: its external id, its fields and its parent references."""
 
     sobject: str
     external_id: str  # unique external-id field the pipeline upserts by
     key_source: str  # frame column holding the external id value
     fields: tuple[FieldMap, ...]
     parents: tuple[ParentRef, ...] = ()
-    moment_source: str | None = None
 
     def writable(self, creating: bool) -> list[FieldMap]:
         """Fields sent when creating (ALWAYS and CREATE_ONLY) or updating (ALWAYS)."""
@@ -103,6 +104,11 @@ class ObjectMap:
             if f.target == target:
                 return f
         raise KeyError(f"{self.sobject}.{target} is not in the mapping")
+
+    @property
+    def moment_columns(self) -> list[str]:
+        """The frame columns holding source moments (:attr:`FieldMap.moment`), each once, in order."""
+        return list(dict.fromkeys(f.moment for f in self.fields if f.moment))
 
     @property
     def never_written(self) -> list[str]:
@@ -140,20 +146,20 @@ ACCOUNT = ObjectMap(
     fields=(
         # The name is the company as typed at first sight; once the account exists a CSR owns it.
         FieldMap("Name", C, "account_name", max_length=255, truncate=True),
-        FieldMap("Phone", A, "phone", max_length=40),
-        FieldMap("BillingStreet", A, "street", max_length=255, truncate=True),
-        FieldMap("BillingCity", A, "city", max_length=40, truncate=True),
-        FieldMap("BillingState", A, "state", max_length=80, truncate=True),
-        FieldMap("BillingPostalCode", A, "postal_code", max_length=20),
-        FieldMap("BillingCountry", A, "country", max_length=80, truncate=True),
-        FieldMap("eCommerce_Customer_Group__c", A, "customer_group", max_length=40),
+        # Moments: each group of values comes from its own source row (transforms/accounts.py).
+        FieldMap("Phone", A, "phone", max_length=40, moment="phone_at"),
+        FieldMap("BillingStreet", A, "street", max_length=255, truncate=True, moment="address_at"),
+        FieldMap("BillingCity", A, "city", max_length=40, truncate=True, moment="address_at"),
+        FieldMap("BillingState", A, "state", max_length=80, truncate=True, moment="address_at"),
+        FieldMap("BillingPostalCode", A, "postal_code", max_length=20, moment="address_at"),
+        FieldMap("BillingCountry", A, "country", max_length=80, truncate=True, moment="address_at"),
+        FieldMap("eCommerce_Customer_Group__c", A, "customer_group", max_length=40, moment="customer_group_at"),
         # R4: new eCommerce accounts start inactive and pre-paid; CSRs change both later.
         FieldMap("Repair_Account_Status__c", C, default="None"),
         FieldMap("Repair_Account_Terms__c", C, default="Pre-Pay"),
         FieldMap("ASTEA_Key__c", N),
         FieldMap("Assigned_CSR__c", N),
     ),
-    moment_source="seen_at",
 )
 
 CONTACT = ObjectMap(
@@ -161,20 +167,20 @@ CONTACT = ObjectMap(
     external_id="BigCommerce_Contact_Key__c",
     key_source="contact_key",
     fields=(
-        FieldMap("FirstName", A, "first_name", max_length=40, truncate=True),
-        FieldMap("LastName", A, "last_name", max_length=80),
-        FieldMap("Email", A, "email", max_length=80),
-        FieldMap("Phone", A, "phone", max_length=40),
-        FieldMap("MailingStreet", A, "street", max_length=255, truncate=True),
-        FieldMap("MailingCity", A, "city", max_length=40, truncate=True),
-        FieldMap("MailingState", A, "state", max_length=80, truncate=True),
-        FieldMap("MailingPostalCode", A, "postal_code", max_length=20),
-        FieldMap("MailingCountry", A, "country", max_length=80, truncate=True),
-        FieldMap("BigCommerce_Customer_Id__c", A, "customer_id", max_length=20),
+        # Moments: each group of values comes from its own source row (transforms/contacts.py).
+        FieldMap("FirstName", A, "first_name", max_length=40, truncate=True, moment="seen_at"),
+        FieldMap("LastName", A, "last_name", max_length=80, moment="seen_at"),
+        FieldMap("Email", A, "email", max_length=80, moment="seen_at"),
+        FieldMap("Phone", A, "phone", max_length=40, moment="phone_at"),
+        FieldMap("MailingStreet", A, "street", max_length=255, truncate=True, moment="address_at"),
+        FieldMap("MailingCity", A, "city", max_length=40, truncate=True, moment="address_at"),
+        FieldMap("MailingState", A, "state", max_length=80, truncate=True, moment="address_at"),
+        FieldMap("MailingPostalCode", A, "postal_code", max_length=20, moment="address_at"),
+        FieldMap("MailingCountry", A, "country", max_length=80, truncate=True, moment="address_at"),
+        FieldMap("BigCommerce_Customer_Id__c", A, "customer_id", max_length=20, moment="customer_id_at"),
     ),
     # A CSR may move a contact to another account; the pipeline sets the account only once.
     parents=(ParentRef("Account", "Account", "BigCommerce_Account_Key__c", "account_key", C),),
-    moment_source="seen_at",
 )
 
 ORDER = ObjectMap(

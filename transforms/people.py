@@ -12,8 +12,13 @@ explain a reject (``*_unparsed``, ``record``).
 moves when the order is shipped or paid, not when the buyer changes anything, so it does not
 count as fresher buyer data: a payment captured on an old order today moves its
 ``date_modified`` but not the billing address typed back then, so ranking by it would let that
-old address win over a newer order's. The same moment travels with each Contact and Account
-(:meth:`Groups.freshest_seen`) as the source moment of its values.
+old address win over a newer order's.
+
+Contacts and Accounts take different values from different rows (the freshest row, the freshest
+row with a phone, with a street...), so each *group* of values chosen together travels with the
+``seen_at`` of the row that supplied it, in a moment column named after the group
+(:func:`moment_column`: ``phone_at``, ``address_at``...). The loader compares each with the
+moment of the values Salesforce already holds for that group (:mod:`connectors.loader`).
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ PERSON_COLUMNS: tuple[str, ...] = (
     "customer_group",  # customer group id as text; missing when not known
 )
 ADDRESS_COLUMNS: tuple[str, ...] = ("street", "city", "state", "postal_code", "country")
+#: The group of the address columns (taken whole from one row) and of the freshest row's values.
+ADDRESS, FRESHEST = "address", "seen"
 # BigCommerce's order statuses by id, for the rare order whose ``status`` name is missing.
 _STATUS_NAMES = {
     0: "Incomplete", 1: "Pending", 2: "Shipped", 3: "Partially Shipped", 4: "Refunded", 5: "Cancelled",
@@ -144,6 +151,11 @@ def order_rows(orders: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def moment_column(group: str) -> str:
+    """The name of the column holding the source moment of a group of values (``phone_at``)."""
+    return f"{group}_at"
+
+
 def sorted_factorize(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``pd.factorize(values, sort=True)`` for text without missing values, several times faster:
     pandas sorts object arrays through a generic path, Python's sort on the uniques is quicker."""
@@ -203,23 +215,31 @@ class Groups:
         picked = np.where(positions >= 0, values[positions], None)
         return pd.Series(picked, index=self.keys, dtype=column.dtype if column.dtype == TEXT else object)
 
-    def from_freshest(self, rows: pd.DataFrame, columns: list[str], where: pd.Series | None = None) -> pd.DataFrame:
-        """Per key, ``columns`` all from its freshest row (among ``where``): values that belong together."""
+    def seen(self, rows: pd.DataFrame, positions: np.ndarray) -> pd.Series:
+        """Per key, the ``seen_at`` of the row at ``positions`` (missing at -1): the source moment
+        of the values taken from that row, so that the loader never writes them over fresher ones."""
+        return pd.Series(rows["seen_at"].array.take(positions, allow_fill=True), index=self.keys)
+
+    def from_freshest(
+        self, rows: pd.DataFrame, columns: list[str], where: pd.Series | None = None, group: str = FRESHEST
+    ) -> pd.DataFrame:
+        """Per key, ``columns`` all from its freshest row (among ``where``): values that belong
+        together, with that row's moment as ``moment_column(group)``."""
         positions = self.freshest(where)
-        return pd.DataFrame({c: self.take(rows[c], positions) for c in columns}, index=self.keys)
+        values = {c: self.take(rows[c], positions) for c in columns}
+        return pd.DataFrame({**values, moment_column(group): self.seen(rows, positions)}, index=self.keys)
 
     def latest_given(self, rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-        """Per key and per column, the freshest value that is not missing."""
-        return pd.DataFrame({c: self.take(rows[c], self.freshest(rows[c].notna())) for c in columns}, index=self.keys)
-
-    def freshest_seen(self, rows: pd.DataFrame) -> pd.Series:
-        """Per key, the ``seen_at`` of its freshest row: the source moment of the values built
-        from the group (named ``seen_at`` too), which the loader compares with the moment of the
-        values Salesforce already holds so that older rows never overwrite fresher ones."""
-        seen = rows["seen_at"].to_numpy()[self.freshest()]  # every key has a row: no -1 here
-        return pd.Series(seen, index=self.keys, dtype=rows["seen_at"].dtype, name="seen_at")
+        """Per key and per column, the freshest value that is not missing, each with the moment
+        of its own row as ``moment_column(column)`` (each column is a group of its own)."""
+        picked: dict[str, pd.Series] = {}
+        for c in columns:
+            positions = self.freshest(rows[c].notna())
+            picked[c], picked[moment_column(c)] = self.take(rows[c], positions), self.seen(rows, positions)
+        return pd.DataFrame(picked, index=self.keys)
 
     def freshest_address(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """Per key, the address columns of its freshest row that has a street: an address is
-        taken whole, never a street from one source and a city from another."""
-        return self.from_freshest(rows, list(ADDRESS_COLUMNS), where=rows["street"].notna())
+        """Per key, the address columns of its freshest row that has a street, with that row's
+        moment as ``address_at``: an address is taken whole, never a street from one source and a
+        city from another."""
+        return self.from_freshest(rows, list(ADDRESS_COLUMNS), where=rows["street"].notna(), group=ADDRESS)

@@ -24,10 +24,11 @@ find them by external id and adopt them. Finally an uninterrupted run completes;
 record is in the ledger, no dead letter is open, and the org holds the reference org's records
 after one clean run, none lost, none twice, and equal field by field.
 
-That last equality also needs runs in batches and increments to end where one clean run does,
-which they do not yet: two known bugs (:data:`CONVERGENCE_BUG`, :data:`ADOPTION_BUG`), shown by the
-kill-free tests at the end. The crash tests are expected to fail on those alone (each raises its
-own error, :class:`NotConvergent` or :class:`NotAdopted`); any other failure is a failure.
+That last equality also needs runs in batches and increments to end where one clean run does:
+buyer values only move forward in source time, per group of values chosen together (the ledger's
+source moments, see :mod:`connectors.loader`), which the kill-free tests at the end check
+(:class:`NotConvergent` otherwise), and a CSR's Account to be adopted whatever the punctuation of
+the company's spelling (:class:`NotAdopted` otherwise).
 """
 
 from __future__ import annotations
@@ -84,26 +85,16 @@ JOB = r"/jobs/ingest/[^/]+"
 ATTEMPTS_PER_KILL = 4
 RUN_TIMEOUT = 300
 ORG_DATE = "%Y-%m-%dT%H:%M:%S.%f%z"
-CONVERGENCE_BUG = (
-    "transforms/accounts.py and contacts.py take an Account's and a Contact's values from the freshest buyer row "
-    "of the batch, and nothing compares it with the freshness of what Salesforce holds: a later batch or run with "
-    "only older rows for the key (a window split in batches; an old order captured or shipped later) writes stale "
-    "address, phone and e-mail over fresher ones, so the org depends on how runs were cut, not on the store"
-)
-
-ADOPTION_BUG = (
-    "connectors/lookups.py looks for the keyless Account a CSR typed for a new company by Name LIKE the first word "
-    "of one spelling of the company, punctuation kept ('Diaz, Ltd.' gives LIKE 'Diaz,%'), so 'DIAZ INC' is not "
-    "found and a second Account is created beside it whenever that spelling is the batch's last one"
-)
 
 
 class NotConvergent(AssertionError):
-    """The org holds the right records, but their values differ from one clean run's (:data:`CONVERGENCE_BUG`)."""
+    """The org holds the right records, but their values differ from one clean run's: how the runs were
+    cut (batches, increments, kills) decided some value, not the store."""
 
 
 class NotAdopted(AssertionError):
-    """Records a CSR made stay without our key, beside a copy the pipeline created (:data:`ADOPTION_BUG`)."""
+    """Records a CSR made stay without our key, beside a copy the pipeline created (the keyless Account
+    lookup missed them)."""
 
 
 @dataclass(frozen=True)
@@ -388,23 +379,15 @@ def _run_scenario(
     _assert_same_org(actual, expected)
 
 
-KNOWN_BUGS = pytest.mark.xfail(
-    strict=True, raises=(NotConvergent, NotAdopted), reason=f"{CONVERGENCE_BUG}. {ADOPTION_BUG}"
-)
-
-
-@KNOWN_BUGS
 def test_crash_and_rerun_one_kill_of_each_kind(sandbox_factory: SandboxFactory, metrics: Callable[..., None]) -> None:
     _run_scenario(sandbox_factory, orders=300, kills=4, orders_per_batch=100, metrics=metrics)
 
 
 @pytest.mark.slow
-@KNOWN_BUGS
 def test_crash_and_rerun_24_kills(sandbox_factory: SandboxFactory, metrics: Callable[..., None]) -> None:
     _run_scenario(sandbox_factory, orders=3000, kills=24, orders_per_batch=500, metrics=metrics)
 
 
-@pytest.mark.xfail(strict=True, raises=NotConvergent, reason=CONVERGENCE_BUG)
 def test_a_resync_in_batches_changes_nothing(sandbox_factory: SandboxFactory) -> None:
     """Without kills: the store synced again from an empty state, in batches of 100 orders, leaves
     the org as one run in one batch left it (a lost state store, or the first run of a big store)."""

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import column, inspect, select, table
+from sqlalchemy.sql import TableClause
 
 from state import DEFAULT_URL, StateStore
 from state.db import alembic_config, current_revision, head_revision, make_engine, upgrade
 from state.models import ledger, metadata
+from state.timeutil import UTCDateTime
 from tests.state.conftest import START, FakeClock
 
 TABLES = {"watermarks", "ledger", "dead_letters", "runs", "backfills", "backfill_chunks", "leases", "alembic_version"}
@@ -106,28 +109,48 @@ def test_unsupported_database_is_refused() -> None:
         StateStore.open("mysql://nobody@localhost/x")
 
 
-def test_0002_adds_the_ledger_source_moment_and_keeps_loaded_rows(db_url: str) -> None:
-    """A store at 0001 with ledger rows: upgraded, its rows have no source moment (they are sent as
-    before and get one at their next load); downgraded, the column goes and the rows stay."""
+def _ledger_at(revision: str) -> TableClause:
+    """The ledger's columns at revision 0002 (those of 0001 and ``source_at``), for raw inserts."""
+    names = ["sobject", "external_id", "payload_hash", "salesforce_id", "loaded_at"]
+    columns = [column(name, ledger.c[name].type) for name in names]
+    return table("ledger", *columns, *([column("source_at", UTCDateTime())] if revision == "0002" else []))
+
+
+def test_0002_and_0003_keep_loaded_rows_and_their_moment(db_url: str) -> None:
+    """Ledger rows from 0001 (no moment) and from 0002 (one ``source_at``, that of the freshest
+    source row): upgraded, the first have no moments (sent as before, recorded at their next load)
+    and the second's moment is the ``seen_at`` group's; downgraded, 0002 gets the latest moment of
+    each row back, and 0001 loses the column, never the rows."""
     engine = make_engine(db_url)
     config = alembic_config()
+    row = {"sobject": "Contact", "payload_hash": "h", "salesforce_id": "003X", "loaded_at": START}
     try:
         upgrade(engine, "0001")
         with engine.begin() as connection:
-            # Only the columns 0001 has: an INSERT names no column it is not given a value for.
-            row = {"sobject": "Account", "external_id": "co:x", "payload_hash": "h", "salesforce_id": "001X"}
-            connection.execute(ledger.insert().values(**row, loaded_at=START))
+            connection.execute(_ledger_at("0001").insert().values(**row, external_id="old"))
+        upgrade(engine, "0002")
+        with engine.begin() as connection:
+            connection.execute(_ledger_at("0002").insert().values(**row, external_id="new", source_at=START))
     finally:
         engine.dispose()
+    later = START + timedelta(hours=5)
     with StateStore.open(db_url) as store:
-        assert current_revision(store.engine) == head_revision() == "0002"
-        entry = store.ledger_lookup("Account", ["co:x"])["co:x"]
-        assert (entry.salesforce_id, entry.loaded_at, entry.source_at) == ("001X", START, None)
-        store.record_loaded("Account", [("co:x", "h2", None)], "r2", {"co:x": START})
-        assert store.source_moments("Account", ["co:x"]) == {"co:x": START}
+        assert current_revision(store.engine) == head_revision() == "0003"
+        assert store.source_moments("Contact", ["old", "new"]) == {"new": {"seen_at": START}}
+        assert store.ledger_lookup("Contact", ["old"])["old"].salesforce_id == "003X"
+        store.record_loaded("Contact", [("new", "h2", None)], "r2", {"new": {"phone_at": later}})
+        assert store.source_moments("Contact", ["new"]) == {"new": {"seen_at": START, "phone_at": later}}
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0002")
+        with store.engine.connect() as connection:
+            at_0002 = _ledger_at("0002")
+            found = connection.execute(select(at_0002.c.external_id, at_0002.c.source_at).order_by("external_id"))
+            assert found.all() == [("new", later), ("old", None)]
         with store.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.downgrade(config, "0001")
         assert "source_at" not in {c["name"] for c in inspect(store.engine).get_columns("ledger")}
         with store.engine.connect() as connection:
-            assert connection.execute(select(ledger.c.external_id, ledger.c.payload_hash)).all() == [("co:x", "h2")]
+            keys = connection.execute(select(ledger.c.external_id, ledger.c.payload_hash).order_by("external_id"))
+            assert keys.all() == [("new", "h2"), ("old", "h")]

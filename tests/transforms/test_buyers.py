@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from tests.transforms.factories import at, customer, order, row, run
-from transforms.mapping import MAPPING
+from transforms.mapping import MAPPING, Policy
 from transforms.payloads import payload_frame
 
 GARTH = "garth.markey@markeymetals.com"
@@ -125,23 +127,47 @@ def test_order_without_company_takes_the_company_on_the_customer_record() -> Non
 
 
 def test_accounts_and_contacts_carry_the_moment_the_buyer_typed_their_values() -> None:
-    """``seen_at`` is the freshest buyer row's: an order's ``date_created`` (a capture that moves
-    ``date_modified`` later is not buyer data), a customer record's ``date_modified``."""
+    """Each group of values carries the ``seen_at`` of the row it came from: an order's
+    ``date_created`` (a capture that moves ``date_modified`` later is not buyer data), a customer
+    record's ``date_modified``."""
     captured = order(1, hours=1, date_modified=at(50), billing={"street_1": "Old St"})
     newer = order(2, hours=3, billing={"street_1": "New St"})
     profile = customer(9, hours=2, date_created=at(-10))
     result = run(customers=[profile], orders=[captured, newer])
     account = row(result.accounts, "account_key", "co:markey metals")
-    assert (account["street"], account["seen_at"]) == ("New St", at(3))
-    assert row(result.contacts, "contact_key", GARTH)["seen_at"] == at(3)
-    assert row(result.contacts, "contact_key", "eric.sefton@seftonservices.com")["seen_at"] == at(2)
+    assert (account["street"], account["address_at"], account["phone_at"]) == ("New St", at(3), at(3))
+    assert pd.isna(account["customer_group_at"])  # no group known: no moment either
+    garth = row(result.contacts, "contact_key", GARTH)
+    assert (garth["seen_at"], garth["address_at"], garth["phone_at"]) == (at(3), at(3), at(3))
+    assert pd.isna(garth["customer_id"]) and pd.isna(garth["customer_id_at"])  # a guest
+    eric = row(result.contacts, "contact_key", "eric.sefton@seftonservices.com")
+    sefton = row(result.accounts, "account_key", eric["account_key"])
+    assert (eric["seen_at"], eric["customer_id_at"], sefton["customer_group_at"]) == (at(2), at(2), at(2))
     alone = run(orders=[captured])  # the captured order alone, as in the run after its capture
-    assert alone.accounts.iloc[0]["seen_at"] == alone.contacts.iloc[0]["seen_at"] == at(1)
+    assert alone.accounts.iloc[0]["address_at"] == alone.contacts.iloc[0]["seen_at"] == at(1)
 
 
-def test_the_moment_is_not_a_payload_column() -> None:
+def test_each_group_has_the_moment_of_the_row_that_supplied_it() -> None:
+    """Campos Group: the newest order has no phone, so the phone is an older order's, with that
+    order's moment, while the address and the names are the newest order's."""
+    campos = {"company": "Campos Group", "email": "ana@campos.example"}
+    newest = order(310, hours=21, billing={**campos, "phone": "", "street_1": "21 Nov St"})
+    phoned = order(181, hours=1, billing={**campos, "phone": "556", "street_1": "31 Oct St"})
+    result = run(orders=[newest, phoned])
+    account = row(result.accounts, "account_key", "co:campos group")
+    assert (account["phone"], account["phone_at"]) == ("556", at(1))
+    assert (account["street"], account["address_at"]) == ("21 Nov St", at(21))
+    contact = row(result.contacts, "contact_key", "ana@campos.example")
+    assert (contact["phone"], contact["phone_at"], contact["seen_at"]) == ("556", at(1), at(21))
+
+
+def test_every_synced_buyer_field_has_a_moment_and_no_moment_is_sent() -> None:
+    """The loader can only keep a value from going back in time if the mapping says which moment
+    governs it: every field an Account or Contact update sends has one. Moments are never sent."""
     result = run(orders=[order(1)])
     for objmap, frame in ((MAPPING.account, result.accounts), (MAPPING.contact, result.contacts)):
-        assert objmap.moment_source == "seen_at" in frame.columns
-        assert "seen_at" not in payload_frame(frame, objmap, existing=()).columns
-    assert MAPPING.order.moment_source is None and "seen_at" not in result.orders.columns
+        assert all(f.moment for f in objmap.writable(creating=False)), objmap.sobject
+        assert not any(f.moment for f in objmap.fields if f.policy is not Policy.ALWAYS), objmap.sobject
+        assert set(objmap.moment_columns) <= set(frame.columns)
+        assert not set(objmap.moment_columns) & set(payload_frame(frame, objmap, existing=()).columns)
+    assert MAPPING.order.moment_columns == [] and "seen_at" not in result.orders.columns

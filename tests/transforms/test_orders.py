@@ -74,6 +74,7 @@ def test_output_types() -> None:
     assert isinstance(orders["total"].iloc[0], Decimal)
     text = [c for c in orders.columns if c not in {"order_date", "date_modified", "total"}]
     assert all(orders[c].dtype == "str" for c in text)
-    for people in (result.contacts, result.accounts):
-        assert str(people["seen_at"].dtype) == "datetime64[us, UTC]"  # the source moment, for the loader
-        assert all(people[c].dtype == "str" for c in people.columns if c != "seen_at")
+    for people, objmap in ((result.contacts, MAPPING.contact), (result.accounts, MAPPING.account)):
+        moments = objmap.moment_columns  # the source moments, for the loader
+        assert all(str(people[c].dtype) == "datetime64[us, UTC]" for c in moments)
+        assert all(people[c].dtype == "str" for c in people.columns if c not in moments)

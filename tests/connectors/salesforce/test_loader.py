@@ -1,18 +1,20 @@
 """The loader against the sandbox org: synced buyer values only move forward in source time.
 
-An Account's and a Contact's values carry the moment the buyer typed them (``seen_at``, see
-:mod:`transforms.people`); a row older than what the ledger says the record holds is not sent,
-whatever batch or run it comes in, and the ledger keeps the moment of what was written.
+An Account's and a Contact's values carry, per group of values chosen together (the phone, the
+address, the freshest row's names...), the moment the buyer typed them (``phone_at``,
+``address_at``, ``seen_at``..., see :mod:`transforms.people`); a group older than what the ledger
+says the record holds is not sent, whatever batch or run it comes in, the groups that are fresher
+are, and the ledger keeps the moment of each group written.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 from simple_salesforce.format import format_soql
 
@@ -21,8 +23,9 @@ from connectors.salesforce import SalesforceClient
 from state import FailedRecord, StateStore
 from state.timeutil import iso
 from tests.connectors.salesforce.conftest import OrgAdmin
-from tests.transforms.factories import at, order, run
+from tests.transforms.factories import at, existing, order, run
 from transforms.mapping import MAPPING
+from transforms.matching import ExistingRecords
 from transforms.pipeline import TransformResult
 
 MakeClient = Callable[..., SalesforceClient]
@@ -34,10 +37,20 @@ def state(tmp_path: Path) -> Iterator[StateStore]:
         yield store
 
 
-def _batch(tag: str, order_id: int, hours: float, street: str, **fields: Any) -> TransformResult:
-    """One order of the test's company and buyer, created ``hours`` after T0, billed to ``street``."""
+def _known(*account_keys: str) -> ExistingRecords:
+    """What the flow reads from the org once these Accounts exist: with it, the transform gives an
+    existing guests-only Account no default group (:func:`transforms.accounts.default_guest_group`),
+    a value without a moment that would otherwise be sent."""
+    return existing(accounts=[{"Id": f"001{i:015d}", "Name": key, "BigCommerce_Account_Key__c": key}
+                              for i, key in enumerate(account_keys)])  # fmt: skip
+
+
+def _batch(tag: str, order_id: int, hours: float, street: str, exists: bool = True, **fields: Any) -> TransformResult:
+    """One order of the test's company and buyer, created ``hours`` after T0, billed to ``street``;
+    ``exists``: the Account is in Salesforce already."""
     billing = {"company": f"Forward {tag}", "email": f"buyer-{tag}@example.com", "street_1": street}
-    return run(orders=[order(order_id, hours=hours, billing=billing, **fields)])
+    known = _known(f"co:forward {tag}") if exists else None
+    return run(orders=[order(order_id, hours=hours, billing=billing, **fields)], known=known)
 
 
 def _load(loader: Loader, result: TransformResult) -> tuple[LoadReport, LoadReport]:
@@ -60,12 +73,24 @@ def _counts(report: LoadReport) -> tuple[int, int, int]:
     return report.created, report.updated, report.unchanged
 
 
+def _both(at_: datetime) -> dict[str, datetime]:
+    """The moments of an Account written from one order (it has no customer group)."""
+    return {"phone_at": at_, "address_at": at_}
+
+
+def _record(client: SalesforceClient, sobject: str, key: str, *fields: str) -> tuple[str, ...]:
+    ext = MAPPING.account.external_id if sobject == "Account" else MAPPING.contact.external_id
+    found = client.query(format_soql(f"SELECT {', '.join(fields)} FROM {sobject} WHERE {ext} = {{}}", key))
+    assert len(found) == 1, found
+    return tuple(str(found[f].iloc[0]) for f in fields)
+
+
 def test_an_older_row_after_a_newer_one_changes_nothing(make_client: MakeClient, state: StateStore, tag: str) -> None:
     client = make_client()
-    first = _batch(tag, 2, hours=3, street="New St")
+    first = _batch(tag, 2, hours=3, street="New St", exists=False)
     assert [_counts(r) for r in _load(Loader(client, state, "r1"), first)] == [(1, 0, 0), (1, 0, 0)]
     key = f"co:forward {tag}"
-    assert state.source_moments("Account", [key]) == {key: at(3)}
+    assert state.source_moments("Account", [key]) == {key: _both(at(3))}
 
     # An older order, alone in a later batch or run (its payment captured today: date_modified moves).
     late = _batch(tag, 1, hours=1, street="Old St", date_modified=at(50))
@@ -76,17 +101,18 @@ def test_an_older_row_after_a_newer_one_changes_nothing(make_client: MakeClient,
     newer = _batch(tag, 3, hours=5, street="Newest St")
     assert [_counts(r) for r in _load(Loader(client, state, "r3"), newer)] == [(0, 1, 0), (0, 1, 0)]
     assert _streets(client, tag) == ("Newest St", "Newest St")
-    assert state.source_moments("Account", [key]) == {key: at(5)}
+    assert state.source_moments("Account", [key]) == {key: _both(at(5))}
 
 
 def test_an_unchanged_row_moves_the_moment_forward(make_client: MakeClient, state: StateStore, tag: str) -> None:
-    """The same values seen again later: nothing is sent, but an older row may not follow them in."""
+    """The same values seen again later: nothing is sent, but an older row may not follow them in.
+    (Both as the transform saw the first: its payload, the new Account's default group included.)"""
     client = make_client()
-    _load(Loader(client, state, "r1"), _batch(tag, 1, hours=1, street="Same St"))
-    again = _load(Loader(client, state, "r2"), _batch(tag, 3, hours=9, street="Same St"))
+    _load(Loader(client, state, "r1"), _batch(tag, 1, hours=1, street="Same St", exists=False))
+    again = _load(Loader(client, state, "r2"), _batch(tag, 3, hours=9, street="Same St", exists=False))
     assert [_counts(r) for r in again] == [(0, 0, 1), (0, 0, 1)]
     email = f"buyer-{tag}@example.com"
-    assert state.source_moments("Contact", [email]) == {email: at(9)}
+    assert state.source_moments("Contact", [email]) == {email: {"seen_at": at(9), **_both(at(9))}}
     between = _load(Loader(client, state, "r3"), _batch(tag, 2, hours=5, street="Between St"))
     assert [_counts(r) for r in between] == [(0, 0, 1), (0, 0, 1)]
     assert _streets(client, tag) == ("Same St", "Same St")
@@ -94,38 +120,50 @@ def test_an_unchanged_row_moves_the_moment_forward(make_client: MakeClient, stat
 
 def test_a_dry_run_moves_no_moment(make_client: MakeClient, state: StateStore, tag: str) -> None:
     client = make_client()
-    _load(Loader(client, state, "r1"), _batch(tag, 1, hours=1, street="Same St"))
-    dry = _load(Loader(client, state, "r2", dry_run=True), _batch(tag, 3, hours=9, street="Same St"))
+    _load(Loader(client, state, "r1"), _batch(tag, 1, hours=1, street="Same St", exists=False))
+    dry = _load(Loader(client, state, "r2", dry_run=True), _batch(tag, 3, hours=9, street="Same St", exists=False))
     assert [_counts(r) for r in dry] == [(0, 0, 1), (0, 0, 1)]
     key = f"co:forward {tag}"
-    assert state.source_moments("Account", [key]) == {key: at(1)}
+    assert state.source_moments("Account", [key]) == {key: _both(at(1))}
 
 
 def test_dead_lettered_payloads_keep_their_moment(
     make_client: MakeClient, state: StateStore, org: OrgAdmin, tag: str
 ) -> None:
-    """A refused row's letter carries its moment (never sent): its retry records it, and a letter
-    older than what the record holds by then is resolved without being sent."""
+    """A refused row's letter carries its moments (never sent): its retry records them; a letter
+    older than what the record holds by then is resolved without being sent, and one older in
+    some groups only sends the others."""
     client = make_client()
     key = f"co:forward {tag}"
     org.script({"kind": "lock_row", "path": "composite/sobjects/Account", "count": 10_000})
-    refused = Loader(client, state, "r1").load(_batch(tag, 2, hours=3, street="New St").accounts, MAPPING.account)
+    first = _batch(tag, 2, hours=3, street="New St", exists=False)
+    refused = Loader(client, state, "r1").load(first.accounts, MAPPING.account)
     assert refused.failed == 1
     (letter,) = [d for d in state.open_dead_letters("Account", stage="load") if d.external_id == key]
-    assert json.loads(letter.payload or "{}")[SOURCE_AT] == iso(at(3))
+    assert json.loads(letter.payload or "{}")[SOURCE_AT] == {"phone_at": iso(at(3)), "address_at": iso(at(3))}
     org.fault_settings()
 
     retried = Loader(client, state, "r2").retry_payloads(MAPPING.account)
     assert (retried.created, retried.failed) == (1, 0)
-    assert state.source_moments("Account", [key]) == {key: at(3)}
+    assert state.source_moments("Account", [key]) == {key: _both(at(3))}
 
     # A letter older than what the record now holds (kept from before, say) is superseded.
-    stale = {"BigCommerce_Account_Key__c": key, "BillingStreet": "Old St", SOURCE_AT: iso(at(1))}
+    moments = {"phone_at": iso(at(1)), "address_at": iso(at(1))}
+    stale = {"BigCommerce_Account_Key__c": key, "BillingStreet": "Old St", SOURCE_AT: moments}
     state.dead_letter([FailedRecord("load", "Account", key, "UNABLE_TO_LOCK_ROW", "", stale)], "r2")
     again = Loader(client, state, "r3").retry_payloads(MAPPING.account)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
     assert [d for d in state.open_dead_letters("Account", stage="load") if d.external_id == key] == []
     assert _street(client, tag) == "New St"
+
+    # Older in its address only: the phone goes, the address stays.
+    moments = {"phone_at": iso(at(4)), "address_at": iso(at(1))}
+    partly = {"BigCommerce_Account_Key__c": key, "Phone": "238", "BillingStreet": "Old St", SOURCE_AT: moments}
+    state.dead_letter([FailedRecord("load", "Account", key, "UNABLE_TO_LOCK_ROW", "", partly)], "r3")
+    last = Loader(client, state, "r4").retry_payloads(MAPPING.account)
+    assert (last.updated, last.unchanged) == (1, 0)
+    assert _record(client, "Account", key, "Phone", "BillingStreet") == ("238", "New St")
+    assert state.source_moments("Account", [key]) == {key: {"phone_at": at(4), "address_at": at(3)}}
 
 
 def test_records_the_ledger_has_no_moment_for_are_sent_as_before(
@@ -134,14 +172,62 @@ def test_records_the_ledger_has_no_moment_for_are_sent_as_before(
     """Ledger rows from before the moment was kept: the next load sends as ever and records it."""
     client = make_client()
     key = f"co:forward {tag}"
-    result = _batch(tag, 2, hours=3, street="New St")
+    result = _batch(tag, 2, hours=3, street="New St", exists=False)
     Loader(client, state, "r1").load(result.accounts, MAPPING.account)
     digest = state.ledger_lookup("Account", [key])[key].payload_hash
     with state.engine.begin() as connection:  # as revision 0001 left it
-        connection.exec_driver_sql("UPDATE ledger SET source_at = NULL")
+        connection.exec_driver_sql("UPDATE ledger SET source_moments = NULL")
     older = _batch(tag, 1, hours=1, street="Old St")
     report = Loader(client, state, "r2").load(older.accounts, MAPPING.account)
     assert (report.updated, report.unchanged) == (1, 0)
-    assert state.source_moments("Account", [key]) == {key: at(1)}
+    assert state.source_moments("Account", [key]) == {key: _both(at(1))}
     assert state.ledger_lookup("Account", [key])[key].payload_hash != digest
-    assert pd.notna(result.accounts["seen_at"]).all()
+
+
+def test_a_record_that_does_not_exist_yet_gets_every_value(
+    make_client: MakeClient, state: StateStore, tag: str
+) -> None:
+    """Moments in the ledger for a record Salesforce does not hold (no id known, none found by
+    key): the row creates it with every value, older or not."""
+    client = make_client()
+    key = f"co:forward {tag}"
+    state.record_loaded("Account", [(key, "h", None)], "r0", {key: _both(at(50))})
+    report = Loader(client, state, "r1").load(
+        _batch(tag, 1, hours=1, street="Old St", exists=False).accounts, MAPPING.account
+    )
+    assert (report.created, report.unchanged) == (1, 0)
+    assert _street(client, tag) == "Old St"
+    assert state.source_moments("Account", [key]) == {key: _both(at(50))}  # never moved back
+
+
+def test_campos_an_older_batch_with_a_phone_updates_the_phone_only(
+    make_client: MakeClient, state: StateStore, tag: str
+) -> None:
+    """Campos Group: batch 1 holds order 310 (Nov 21, no phone) and 181 (Oct 31, phone 556);
+    batch 2 only 372 (Nov 16, phone 238). Batch 2 is older than the address and names Salesforce
+    holds, not than its phone: the phone is written, nothing else, as one batch of all three would."""
+    client = make_client()
+    buyer = {"company": f"Campos {tag}", "email": f"campos-{tag}@example.com"}
+    nov21 = order(310, hours=21 * 24, billing={**buyer, "first_name": "Ana", "phone": "", "street_1": "21 Nov St"})
+    oct31 = order(181, hours=0, billing={**buyer, "first_name": "Anita", "phone": "556", "street_1": "31 Oct St"})
+    nov16 = order(372, hours=16 * 24, billing={**buyer, "first_name": "Annie", "phone": "238", "street_1": "16 Nov St"})
+    account, contact = f"co:campos {tag}", buyer["email"]
+    _load(Loader(client, state, "r1"), run(orders=[nov21, oct31]))
+    assert _record(client, "Account", account, "Phone", "BillingStreet") == ("556", "21 Nov St")
+
+    second = _load(Loader(client, state, "r2"), run(orders=[nov16], known=_known(account)))
+    assert [_counts(r) for r in second] == [(0, 1, 0), (0, 1, 0)]
+    assert _record(client, "Account", account, "Phone", "BillingStreet") == ("238", "21 Nov St")
+    assert _record(client, "Contact", contact, "Phone", "MailingStreet", "FirstName") == ("238", "21 Nov St", "Ana")
+    assert state.source_moments("Account", [account]) == {account: {"phone_at": at(384), "address_at": at(504)}}
+    assert state.source_moments("Contact", [contact]) == {
+        contact: {"seen_at": at(504), "phone_at": at(384), "address_at": at(504)}
+    }
+
+    # What one batch of all three writes: the same values.
+    once = run(orders=[nov21, oct31, nov16])
+    expected = once.accounts.iloc[0][["phone", "street"]].tolist(), once.contacts.iloc[0][["phone", "first_name"]]
+    assert expected[0] == ["238", "21 Nov St"] and expected[1].tolist() == ["238", "Ana"]
+    # The same batch again: what it would send (the phone) is what the ledger says was sent.
+    again = _load(Loader(client, state, "r3"), run(orders=[nov16], known=_known(account)))
+    assert [_counts(r) for r in again] == [(0, 0, 1), (0, 0, 1)]
