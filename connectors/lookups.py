@@ -28,7 +28,7 @@ from simple_salesforce.format import format_soql
 from connectors.base import CrmSink, chunks
 from connectors.org_index import ROWS_PER_CALL, OrgIndex
 from connectors.salesforce.query import records_frame
-from state import StateStore
+from state import LedgerEntry, StateStore
 from transforms.identity import company_keys, company_norm, contact_keys, person_account_keys
 from transforms.mapping import SalesforceMapping
 from transforms.matching import ExistingRecords, lookup_emails
@@ -70,14 +70,30 @@ def read_existing(
     person_keys = person_account_keys(contact_keys(pd.Series(emails, dtype="str"))).tolist()
     candidate_keys = list(company_key_of) + person_keys
     by_key = index.lookup(account.sobject, account_fields, account.external_id, candidate_keys)
+    by_key = _with_ledger_accounts(by_key, state.ledger_lookup(account.sobject, candidate_keys), account.external_id)
     known_keys = set(by_key[account.external_id].str.lower()) if not by_key.empty else set()
-    known_keys |= set(state.ledger_lookup(account.sobject, list(company_key_of)))
     new_companies = [name for key, name in company_key_of.items() if key.lower() not in known_keys]
     keyless = _keyless_accounts(index.crm, account.sobject, account.external_id, account_fields, new_companies)
 
     account_ids = contacts["AccountId"].dropna().unique().tolist() if not contacts.empty else []
     of_contacts = index.lookup(account.sobject, account_fields, "Id", account_ids)
     return ExistingRecords(accounts=_concat([by_key, keyless, of_contacts]), contacts=contacts)
+
+
+def _with_ledger_accounts(found: pd.DataFrame, ledger: dict[str, LedgerEntry], key_field: str) -> pd.DataFrame:
+    """``found`` plus the Accounts the ledger holds and the read did not return: those this run
+    made (a kept read does not read the integration user's own writes back; the ledger has them).
+
+    They come with their Id and key only: made by the integration, they have no CSR yet, and the
+    transform must count them as existing (a guest-only batch must not give an existing Account
+    the new-account group default, say).
+    """
+    have = set(found[key_field].str.lower()) if not found.empty else set()
+    extra = {k: e.salesforce_id for k, e in ledger.items() if e.salesforce_id and k.lower() not in have}
+    if not extra:
+        return found
+    made = pd.DataFrame({"Id": list(extra.values()), key_field: list(extra)}, dtype=object)
+    return pd.concat([found, made], ignore_index=True) if not found.empty else made
 
 
 def _keyless_accounts(

@@ -9,7 +9,8 @@ batches (thousands of records), never one task per record.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+import pickle
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -112,11 +113,12 @@ def retried_records(res: Resources, entity: Entity) -> list[dict]:
 class Batch:
     """One batch of records to transform and load together.
 
-    ``customers`` holds the batch's own customer records (the window's, with the first batch)
-    and, after them, the records of the registered customers whose orders are in the batch but
-    whose record is not (``context``: their ids). The transform needs those for rule R2's
-    company and the customer group; they were counted, and their rejects recorded, with the
-    batch they belong to (or, unchanged and outside the window, not at all).
+    ``customers`` holds the batch's own customer records (the window's, each with the first
+    batch holding one of its orders) and, after them, the records of the registered customers
+    whose orders are in the batch but whose record is not (``context``: their ids). The
+    transform needs those for rule R2's company and the customer group; they were counted, and
+    their rejects recorded, with the batch they belong to (or, unchanged and outside the
+    window, not at all).
     """
 
     customers: list[dict]
@@ -129,35 +131,65 @@ class Batch:
         return len(self.customers) - len(self.context)
 
 
+class _WindowCustomers:
+    """The window's customer records, kept until each has gone out with a batch.
+
+    Kept pickled: a record's bytes take a fraction of the memory of its dicts, and a backfill's
+    window can hold every customer of the store (tens of thousands) for the whole run.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[object, bytes] = {}
+        self._sent: set[object] = set()
+
+    def add(self, records: Iterable[dict]) -> None:
+        """Keep ``records`` (a later copy of an id replaces the earlier)."""
+        for record in records:
+            self._kept[_key(record)] = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._kept
+
+    def take(self, keys: Iterable[object]) -> tuple[list[dict], list[dict]]:
+        """The kept records of ``keys``: (those going out for the first time, those sent before)."""
+        first, again = [], []
+        for key in keys:
+            if key in self._kept:
+                (again if key in self._sent else first).append(pickle.loads(self._kept[key]))  # noqa: S301 (our own bytes)
+                self._sent.add(key)
+        return first, again
+
+    def rest(self) -> list[dict]:
+        """The kept records no batch has taken yet (customers without an order in the window)."""
+        return self.take([key for key in self._kept if key not in self._sent])[0]
+
+
 def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True) -> Iterator[Batch]:
     """The window's records in batches of about :data:`ORDERS_PER_BATCH` orders.
 
-    The window's customers and the dead-lettered records being retried go with the first batch;
-    every batch also carries the customer records its registered orders need (:class:`Batch`):
-    from the window's, kept for the run, else fetched by id (one call per page of ids).
+    Each window customer goes out once as the batch's own record, with the first batch holding
+    one of its orders (the last batch takes those without an order), so memory stays that of
+    one batch however large the window. Every batch also carries, as context (:class:`Batch`),
+    the records its registered orders need that went out before or lie outside the window
+    (fetched by id: one call per page of ids). Dead-lettered records being retried join the
+    window's.
     """
-    window_customers: dict[object, dict] = {}
+    window = _WindowCustomers()
     if "customers" in windows:
-        for record in retried_records(res, "customers") if retry else []:
-            window_customers[_key(record)] = record
+        window.add(retried_records(res, "customers") if retry else [])
         for page in res.store.customers(windows["customers"]):
-            for record in page:
-                window_customers[_key(record)] = record
+            window.add(page)
     orders: list[dict] = retried_records(res, "orders") if retry and "orders" in windows else []
-    first = True
-
-    def batch(order_records: list[dict]) -> Batch:
-        own = list(window_customers.values()) if first else []
-        return _with_context(res, own, window_customers, _unique(order_records))
-
+    sent_any = False
     if "orders" in windows:
         for page in res.store.orders(windows["orders"]):
             orders.extend(page)
             if len(orders) >= ORDERS_PER_BATCH:
-                yield batch(orders)
-                first, orders = False, []
-    if orders or first:
-        yield batch(orders)
+                yield _batch(res, window, orders, last=False)
+                sent_any, orders = True, []
+    last = _batch(res, window, orders, last=True)
+    if last.orders or last.customers or not sent_any:
+        yield last
 
 
 def _key(record: dict) -> object:
@@ -166,14 +198,17 @@ def _key(record: dict) -> object:
     return key if key is not None else id(record)
 
 
-def _with_context(res: Resources, own: list[dict], kept: dict[object, dict], orders: list[dict]) -> Batch:
-    """A :class:`Batch` of ``own`` customers and ``orders``, plus the customer records its orders need."""
-    have = {_key(r) for r in own}
+def _batch(res: Resources, window: _WindowCustomers, order_records: list[dict], *, last: bool) -> Batch:
+    """A :class:`Batch` of ``order_records`` with its customers: the window's going out for the
+    first time (and, in the ``last`` batch, all the window's left), and the rest as context."""
+    orders = _unique(order_records)
     needed = sorted(
-        {o.get("customer_id") for o in orders if isinstance(o.get("customer_id"), int) and o["customer_id"] > 0} - have
+        {o.get("customer_id") for o in orders if isinstance(o.get("customer_id"), int) and o["customer_id"] > 0}
     )
-    context = [kept[i] for i in needed if i in kept]
-    missing = [i for i in needed if i not in kept]
+    own, context = window.take(needed)
+    if last:
+        own += window.rest()
+    missing = [i for i in needed if i not in window]
     if missing:
         context += [record for page in res.store.customers_by_id(missing) for record in page]
     return Batch(own + context, orders, {str(_key(r)) for r in context})
@@ -310,4 +345,6 @@ def sync_window(
             reports = run_step(load_batch, res, loader, result, retry_first=(i == 0))
         for report in reports:
             summary.add_load(report)
+        # Let this batch go before the next is read: otherwise two batches live at once.
+        del batch, result, reports
     return summary

@@ -182,6 +182,26 @@ def diff_keys(actual: dict[str, list[dict[str, Any]]], expected: dict[str, list[
     return lost, extra
 
 
+def field_differences(
+    actual: dict[str, list[dict[str, Any]]], expected: dict[str, list[dict[str, Any]]], limit: int = 10
+) -> list[str]:
+    """Readable field differences of records sharing an external key: ``Account co:baker: Name
+    'Baker LLC' (expected 'Baker Inc')`` (at most ``limit`` lines)."""
+    lines: list[str] = []
+    for name, keys in NATURAL_KEYS.items():
+        want = {str(r.get(keys[0])).lower(): r for r in expected.get(name, []) if r.get(keys[0])}
+        for record in actual.get(name, []):
+            other = want.get(str(record.get(keys[0])).lower())
+            if other is None or other == record:
+                continue
+            fields = sorted(f for f in {*record, *other} if record.get(f) != other.get(f))
+            changes = ", ".join(f"{f} {record.get(f)!r} (expected {other.get(f)!r})" for f in fields)
+            lines.append(f"{name} {record.get(keys[0])}: {changes}")
+            if len(lines) >= limit:
+                return lines
+    return lines
+
+
 def diff_snapshots(
     actual: dict[str, list[dict[str, Any]]], expected: dict[str, list[dict[str, Any]]], limit: int = 5
 ) -> tuple[int, int, list[str]]:

@@ -1,0 +1,89 @@
+"""How a window's records are cut into batches (:func:`flows.steps.batches`), on a fake store.
+
+Each window customer goes out once as a batch's own record, with the first batch holding one of
+its orders (the last batch takes those without one); a batch whose orders need a record that
+went out before, or lies outside the window, carries it as context, fetched by id only when the
+window does not hold it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import flows.steps as steps
+from connectors.base import Window
+
+WINDOW = Window(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
+
+
+class FakeStore:
+    """Pages of two records; ``by_id`` customers outside the window, fetched by id."""
+
+    def __init__(self, customers: list[dict], orders: list[dict], by_id: list[dict] | None = None) -> None:
+        self._customers, self._orders = customers, orders
+        self._by_id = {c["id"]: c for c in [*customers, *(by_id or [])]}
+        self.fetched: list[list[int]] = []
+
+    @staticmethod
+    def _pages(records: list[dict]) -> Iterator[list[dict]]:
+        for i in range(0, len(records), 2):
+            yield records[i : i + 2]
+
+    def customers(self, window: Window) -> Iterator[list[dict]]:
+        return self._pages(self._customers)
+
+    def orders(self, window: Window) -> Iterator[list[dict]]:
+        return self._pages(self._orders)
+
+    def customers_by_id(self, ids: Iterable[int]) -> Iterator[list[dict]]:
+        ids = list(ids)
+        self.fetched.append(ids)
+        yield [self._by_id[i] for i in ids if i in self._by_id]
+
+
+def _cut(store: FakeStore, per_batch: int, monkeypatch: pytest.MonkeyPatch) -> list[steps.Batch]:
+    monkeypatch.setattr(steps, "ORDERS_PER_BATCH", per_batch)
+    res: Any = SimpleNamespace(store=store)
+    return list(steps.batches(res, {"customers": WINDOW, "orders": WINDOW}, retry=False))
+
+
+def _ids(records: list[dict]) -> list[int]:
+    return sorted(r["id"] for r in records)
+
+
+def test_each_customer_goes_out_once_and_again_as_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    customers = [{"id": i} for i in (1, 2, 3)]  # 3 has no order in the window
+    orders = [{"id": 10, "customer_id": 1}, {"id": 11, "customer_id": 0},
+              {"id": 12, "customer_id": 2}, {"id": 13, "customer_id": 1}]  # fmt: skip
+    store = FakeStore(customers, orders)
+    first, second, last = _cut(store, 2, monkeypatch)
+    assert _ids(first.orders) == [10, 11] and _ids(first.customers) == [1] and first.context == set()
+    # Customer 1 went out with the first batch: here it is context.
+    assert _ids(second.orders) == [12, 13] and _ids(second.customers) == [1, 2] and second.context == {"1"}
+    # 3 has no order: it goes out with the last batch, here one of no orders.
+    assert last.orders == [] and _ids(last.customers) == [3] and last.context == set()
+    assert sum(b.extracted_customers for b in (first, second, last)) == len(customers)
+    assert store.fetched == []  # everything came from the window
+
+
+def test_customers_outside_the_window_are_fetched_by_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = FakeStore([{"id": 1}], [{"id": 10, "customer_id": 7}, {"id": 11, "customer_id": 1}], by_id=[{"id": 7}])
+    (only,) = _cut(store, 10, monkeypatch)
+    assert _ids(only.customers) == [1, 7] and only.context == {"7"} and only.extracted_customers == 1
+    assert store.fetched == [[7]]
+
+
+def test_an_empty_window_is_one_empty_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    (only,) = _cut(FakeStore([], []), 10, monkeypatch)
+    assert only.customers == [] and only.orders == []
+
+
+def test_customers_without_orders_need_no_batch_of_orders_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = FakeStore([{"id": 1}, {"id": 2}], [{"id": 10, "customer_id": 1}, {"id": 11, "customer_id": 1}])
+    cut = _cut(store, 2, monkeypatch)  # the orders fill one batch exactly: customer 2 follows alone
+    assert [(_ids(b.orders), _ids(b.customers)) for b in cut] == [([10, 11], [1]), ([], [2])]
