@@ -139,6 +139,19 @@ class SalesforceMapping:
 
 A, C, N = Policy.ALWAYS, Policy.CREATE_ONLY, Policy.NEVER
 
+
+def _address(prefix: str) -> tuple[FieldMap, ...]:
+    """The five address fields of a compound address (``Billing``, ``Mailing``): one group of
+    values, taken whole from one source row (``address_at``)."""
+    return (
+        FieldMap(f"{prefix}Street", A, "street", max_length=255, truncate=True, moment="address_at"),
+        FieldMap(f"{prefix}City", A, "city", max_length=40, truncate=True, moment="address_at"),
+        FieldMap(f"{prefix}State", A, "state", max_length=80, truncate=True, moment="address_at"),
+        FieldMap(f"{prefix}PostalCode", A, "postal_code", max_length=20, moment="address_at"),
+        FieldMap(f"{prefix}Country", A, "country", max_length=80, truncate=True, moment="address_at"),
+    )
+
+
 ACCOUNT = ObjectMap(
     sobject="Account",
     external_id="BigCommerce_Account_Key__c",
@@ -148,11 +161,7 @@ ACCOUNT = ObjectMap(
         FieldMap("Name", C, "account_name", max_length=255, truncate=True),
         # Moments: each group of values comes from its own source row (transforms/accounts.py).
         FieldMap("Phone", A, "phone", max_length=40, moment="phone_at"),
-        FieldMap("BillingStreet", A, "street", max_length=255, truncate=True, moment="address_at"),
-        FieldMap("BillingCity", A, "city", max_length=40, truncate=True, moment="address_at"),
-        FieldMap("BillingState", A, "state", max_length=80, truncate=True, moment="address_at"),
-        FieldMap("BillingPostalCode", A, "postal_code", max_length=20, moment="address_at"),
-        FieldMap("BillingCountry", A, "country", max_length=80, truncate=True, moment="address_at"),
+        *_address("Billing"),
         FieldMap("eCommerce_Customer_Group__c", A, "customer_group", max_length=40, moment="customer_group_at"),
         # R4: new eCommerce accounts start inactive and pre-paid; CSRs change both later.
         FieldMap("Repair_Account_Status__c", C, default="None"),
@@ -172,11 +181,7 @@ CONTACT = ObjectMap(
         FieldMap("LastName", A, "last_name", max_length=80, moment="seen_at"),
         FieldMap("Email", A, "email", max_length=80, moment="seen_at"),
         FieldMap("Phone", A, "phone", max_length=40, moment="phone_at"),
-        FieldMap("MailingStreet", A, "street", max_length=255, truncate=True, moment="address_at"),
-        FieldMap("MailingCity", A, "city", max_length=40, truncate=True, moment="address_at"),
-        FieldMap("MailingState", A, "state", max_length=80, truncate=True, moment="address_at"),
-        FieldMap("MailingPostalCode", A, "postal_code", max_length=20, moment="address_at"),
-        FieldMap("MailingCountry", A, "country", max_length=80, truncate=True, moment="address_at"),
+        *_address("Mailing"),
         FieldMap("BigCommerce_Customer_Id__c", A, "customer_id", max_length=20, moment="customer_id_at"),
     ),
     # A CSR may move a contact to another account; the pipeline sets the account only once.

@@ -54,6 +54,16 @@ def _user_id(client: SalesforceClient, sandbox: SandboxServer) -> str:
     return str(found["Id"].iloc[0])
 
 
+def _kept(client: SalesforceClient, tag: str, user_id: str) -> tuple[list[str], OrgIndex, Clock]:
+    """Two seeded Accounts, and an index that has read every keyed Account once (many values)."""
+    keys = _seed(client, tag, 2)
+    padding = [f"{tag}-absent-{i:05d}-{'x' * 40}" for i in range(1500)]
+    clock = Clock()
+    index = OrgIndex(client, user_id, clock=clock)
+    assert sorted(index.lookup("Account", FIELDS, KEY, keys + padding)[KEY]) == keys
+    return keys, index, clock
+
+
 def test_few_values_take_one_in_list_and_no_count(make_client: MakeClient, org: OrgAdmin, tag: str) -> None:
     client = make_client()
     keys = _seed(client, tag, 3)
@@ -100,12 +110,8 @@ def test_a_kept_read_sees_records_others_create_later(
     make_client: MakeClient, org: OrgAdmin, sandbox: SandboxServer, tag: str
 ) -> None:
     client = make_client()
-    keys = _seed(client, tag, 2)
-    padding = [f"{tag}-absent-{i:05d}-{'x' * 40}" for i in range(1500)]
     # As if the integration user were someone else: the writes below then count as a CSR's.
-    clock = Clock()
-    index = OrgIndex(client, "005000000000000AAA", clock=clock)
-    assert sorted(index.lookup("Account", FIELDS, KEY, keys + padding)[KEY]) == keys
+    keys, index, clock = _kept(client, tag, "005000000000000AAA")
     later = _seed(client, f"{tag}-later", 1)
     renamed = pd.DataFrame({KEY: [keys[0]], "Name": ["Renamed by a CSR"]})
     assert client.upsert("Account", KEY, renamed)["success"].all()
@@ -120,11 +126,7 @@ def test_the_integration_users_own_writes_are_not_read_back(
     make_client: MakeClient, org: OrgAdmin, sandbox: SandboxServer, tag: str
 ) -> None:
     client = make_client()
-    keys = _seed(client, tag, 2)
-    padding = [f"{tag}-absent-{i:05d}-{'x' * 40}" for i in range(1500)]
-    clock = Clock()
-    index = OrgIndex(client, _user_id(client, sandbox), clock=clock)
-    index.lookup("Account", FIELDS, KEY, keys + padding)
+    _, index, clock = _kept(client, tag, _user_id(client, sandbox))
     mine = _seed(client, f"{tag}-mine", 1)  # the ledger holds these; the index need not
     clock.advance()
     assert index.lookup("Account", FIELDS, KEY, mine).empty
