@@ -181,12 +181,14 @@ def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True
             window.add(page)
     orders: list[dict] = retried_records(res, "orders") if retry and "orders" in windows else []
     sent_any = False
-    if "orders" in windows:
-        for page in res.store.orders(windows["orders"]):
-            orders.extend(page)
-            if len(orders) >= ORDERS_PER_BATCH:
-                yield _batch(res, window, orders, last=False)
-                sent_any, orders = True, []
+    pages = iter(res.store.orders(windows["orders"]) if "orders" in windows else ())
+    page = next(pages, None)
+    while page is not None:
+        orders.extend(page)
+        page = next(pages, None)  # read ahead: a full batch is the last one if no page follows
+        if len(orders) >= ORDERS_PER_BATCH and page is not None:
+            yield _batch(res, window, orders, last=False)
+            sent_any, orders = True, []
     last = _batch(res, window, orders, last=True)
     if last.orders or last.customers or not sent_any:
         yield last
