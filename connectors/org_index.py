@@ -12,13 +12,14 @@ ask again for nothing but what changed.
 
 What changed is read before a later use of a kept read more than :data:`FRESH_FOR` old, in
 one query: records modified since the last read by anyone but the integration user
-(``LastModifiedById``). The integration
-user's own writes need no reading back: the ledger of the state store holds them, and the
-callers look there first. So a CSR's edit made during a run is seen as an ``IN`` list sent
-at most :data:`FRESH_FOR` earlier would see it (the same race an ``IN`` list has between its
-query and the load that follows it, a little wider). A record deleted during the run stays in the kept read (a
-plain query does not return deleted records); an ``IN`` list sent just before the deletion has
-the same blind spot, and the upsert by external id that follows cannot create a duplicate.
+(``LastModifiedById``). The integration user's own writes are not read back: the state store's
+ledger holds them, and callers must look there too (:func:`connectors.lookups.read_existing`
+adds the ledger's Accounts; the loader asks the ledger first). So a CSR's edit made during a
+run is seen as an ``IN`` list sent at most :data:`FRESH_FOR` earlier would see it (the race an
+``IN`` list has between its query and the load that follows it, a little wider). A record
+deleted during the run stays in the kept read (a plain query does not return deleted records);
+an ``IN`` list sent just before the deletion has the same blind spot, and the upsert by
+external id that follows cannot create a duplicate.
 """
 
 from __future__ import annotations
