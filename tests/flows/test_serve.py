@@ -28,6 +28,13 @@ def _deployments(api: str) -> list[dict]:
     return response.json()
 
 
+def _ctrl_c_works() -> None:
+    """In the child: Ctrl+C's default action, as in a terminal. A suite started in the background
+    by a non-interactive shell (``.ci/run &``) runs with SIGINT ignored, which children inherit,
+    and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _lines(process: subprocess.Popen[bytes]) -> list[str]:
     """The process's output lines so far, read by a thread as they come (the list grows)."""
     lines: list[str] = []
@@ -46,7 +53,7 @@ def test_serve_starts_a_server_and_registers_the_schedules(tmp_path: Path) -> No
     env = {**os.environ, "PREFECT_HOME": str(tmp_path), "PREFECT_API_URL": api}
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "flows.cli", "serve", "--api-url", api], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_ctrl_c_works,
     )  # fmt: skip
     output = _lines(process)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,7 @@ def test_no_secret_in_logs_or_artifacts(
     metrics: Callable[..., None],
 ) -> None:
     from prefect.client.orchestration import get_client
+    from prefect.logging.handlers import APILogHandler
 
     from flows.sync import sync
 
@@ -107,7 +109,14 @@ def test_no_secret_in_logs_or_artifacts(
             )  # fmt: skip
         return logs.json(), artifacts.json()
 
+    # Prefect ships logs from a worker thread in batches: send what is queued, then read back
+    # until they are there (on a busy machine they can lag the flow's end by seconds).
+    APILogHandler().flush()
+    deadline = time.monotonic() + 60
     logs, artifacts = asyncio.run(read_back())
+    while not (logs and artifacts) and time.monotonic() < deadline:
+        time.sleep(1)
+        logs, artifacts = asyncio.run(read_back())
     assert logs and artifacts
     texts = {
         "caplog": caplog.text + "\n".join(str(r.args) + str(r.exc_text or "") for r in caplog.records),
