@@ -26,8 +26,7 @@ import pandas as pd
 from simple_salesforce.format import format_soql
 
 from connectors.base import CrmSink, chunks
-from connectors.org_index import ROWS_PER_CALL, OrgIndex
-from connectors.salesforce.query import records_frame
+from connectors.org_index import OrgIndex, read_whole
 from state import LedgerEntry, StateStore
 from transforms.identity import company_keys, company_norm, contact_keys, person_account_keys
 from transforms.mapping import SalesforceMapping
@@ -106,9 +105,9 @@ def _keyless_accounts(
     like_queries = math.ceil(len(prefixes) / NAME_PREFIXES_PER_QUERY)
     if like_queries > 1:
         soql = f"SELECT {select} FROM {sobject} WHERE {key_field} = null"  # noqa: S608 (mapping names)
-        total, records = crm.query_sized(soql)
-        if math.ceil(total / ROWS_PER_CALL) - 1 < like_queries:
-            return records_frame(records, soql)
+        whole = read_whole(crm, soql, cheaper_than=like_queries)
+        if whole is not None:
+            return whole
     frames = []
     for chunk in chunks(prefixes, NAME_PREFIXES_PER_QUERY):
         likes = " OR ".join(format_soql("Name LIKE '{:like}%'", p) for p in chunk)

@@ -97,11 +97,10 @@ class OrgIndex:
         object and field) when its pages after the first would cost ``probes`` calls or more."""
         read_at = self._clock()
         soql = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {key} != null"  # noqa: S608 (mapping names)
-        total, records = self.crm.query_sized(soql)
-        if math.ceil(total / ROWS_PER_CALL) - 1 >= probes:
+        frame = read_whole(self.crm, soql, cheaper_than=probes)
+        if frame is None:
             self._too_big.add((sobject, key))
             return None
-        frame = records_frame(records, soql)
         kept = _Kept(fields=list(fields), frame=frame.reindex(columns=fields), read_at=read_at)
         _index(kept, key)
         self._kept[(sobject, key)] = kept
@@ -130,6 +129,15 @@ class OrgIndex:
     def _select(kept: _Kept, fields: list[str], values: list[str]) -> pd.DataFrame:
         rows = sorted({i for v in values for i in kept.by_value.get(str(v).lower(), ())})
         return kept.frame.iloc[rows][fields].reset_index(drop=True)
+
+
+def read_whole(crm: CrmSink, soql: str, *, cheaper_than: int) -> pd.DataFrame | None:
+    """Every record of ``soql``, if its pages after the first cost fewer than ``cheaper_than``
+    calls (the alternative's cost); else None, the first page read only to learn the total."""
+    total, records = crm.query_sized(soql)
+    if math.ceil(total / ROWS_PER_CALL) - 1 >= cheaper_than:
+        return None
+    return records_frame(records, soql)
 
 
 def _index(kept: _Kept, key: str) -> None:
