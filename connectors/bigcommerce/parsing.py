@@ -23,9 +23,10 @@ from __future__ import annotations
 import email.utils
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 Record = dict[str, Any]
@@ -118,27 +119,43 @@ def parse_decimal(value: Any) -> Any:
     ``''`` or whitespace gives None; a string that is not plain decimal notation, a bool, or
     anything else is returned unchanged.
     """
+    if type(value) is str:  # the common case first: v2 sends amounts as strings
+        parsed = _decimal_text(value)
+        return value if parsed is _NOT_DECIMAL else parsed
     if isinstance(value, Decimal):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    if not isinstance(value, str):
-        return value
-    if _blank(value):
-        return None
+    if isinstance(value, str):  # a str subclass: not cached
+        parsed = _decimal_text.__wrapped__(value)
+        return value if parsed is _NOT_DECIMAL else parsed
+    return value
+
+
+_NOT_DECIMAL = object()
+
+
+@lru_cache(maxsize=1 << 16)
+def _decimal_text(value: str) -> Any:
+    """:func:`parse_decimal` of a string (``_NOT_DECIMAL`` when it is not an amount). Cached: a
+    store repeats its amounts ("0.0000", its prices) across thousands of line items, and a
+    Decimal is immutable, so one can be shared (parsing an order took half the time
+    in the 10k benchmark's profile)."""
     text = value.strip()
+    if not text:
+        return None
     if not _DECIMAL.fullmatch(text):
-        return value
+        return _NOT_DECIMAL
     try:
         return Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid literals
-        return value
+        return _NOT_DECIMAL
 
 
-def _convert(record: Any, fields: Iterable[str], parse: Callable[[Any], Any]) -> None:
+def _convert(record: Any, fields: frozenset[str] | tuple[str, ...], parse: Callable[[Any], Any]) -> None:
     """Apply ``parse`` to each of ``fields`` present in ``record`` (if it is a dict), in place."""
     if isinstance(record, dict):
-        for name in fields:
+        for name in fields.intersection(record) if isinstance(fields, frozenset) else fields:
             if name in record:
                 record[name] = parse(record[name])
 

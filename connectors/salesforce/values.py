@@ -56,6 +56,8 @@ BULK_NULL = "#N/A"
 
 def is_missing(value: Any) -> bool:
     """Whether ``value`` means "leave the field unchanged" (None, NaN, NA, NaT, "")."""
+    if type(value) is str:  # most cells: answer before the other checks
+        return value == ""
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, float | np.floating):
@@ -129,6 +131,8 @@ def json_text(value: Any) -> str:
 
 def csv_cell(value: Any) -> str:
     """One Bulk 2.0 CSV cell: "" leaves the field alone, ``#N/A`` clears it."""
+    if type(value) is str:  # most cells, and "" is itself: no conversion to look for
+        return value if "\r" not in value else _lf(value)
     if value is CLEAR:
         return BULK_NULL
     if is_missing(value):
@@ -140,8 +144,12 @@ def csv_cell(value: Any) -> str:
         return _decimal_text(item)
     if isinstance(item, float):
         return repr(item)
+    return _lf(str(item))
+
+
+def _lf(text: str) -> str:
     # Bulk jobs declare LF line endings; a CR inside a value would fail the whole job.
-    return str(item).replace("\r\n", "\n").replace("\r", "\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def parent_reference(column: str) -> tuple[str, str] | None:
@@ -183,7 +191,7 @@ def check_payload(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None
                     f"CLEAR in parent reference column {columns[i]!r}: clear the lookup's Id field instead"
                 )
         for value in row:
-            if value is not CLEAR and not is_missing(value):
+            if type(value) is not str and value is not CLEAR and not is_missing(value):
                 scalar(value)
 
 

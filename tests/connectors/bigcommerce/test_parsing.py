@@ -210,3 +210,13 @@ def test_filter_values_are_utc_whole_seconds() -> None:
     assert format_iso8601(moment) == "2024-05-14T09:34:00"
     # What the v2 API writes parses back to the same instant.
     assert parse_rfc2822(format_rfc2822(moment)) == moment.replace(microsecond=0)
+
+
+def test_repeated_and_padded_amounts_parse_alike() -> None:
+    """Amounts are cached by their text: every copy still parses, a padded one too, and a bad one
+    comes back as the very object given."""
+    assert [parse_decimal(text) for text in ("5.0000", "5.0000", " 5.0000 ")] == [Decimal("5.0000")] * 3
+    assert parse_decimal("   ") is None
+    bad = "".join(["not ", "money"])  # a fresh object, equal to no cached one's identity
+    assert parse_decimal(bad) is bad
+    assert parse_decimal("".join(["not ", "money"])) == bad
