@@ -31,6 +31,9 @@ class BigCommerceSettings(BaseSettings):
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     page_size: int = Field(250, ge=1, le=250)
+    read_ahead_pages: int = Field(
+        4, ge=1, description="pages requested ahead of the one being worked on (each held in memory until used)"
+    )
     max_attempts: int = Field(8, ge=1, description="tries per request, the first included")
     max_retry_seconds: float = Field(600.0, gt=0, description="give up on a request after this long")
     backoff_max_seconds: float = Field(60.0, gt=0, description="ceiling of one backoff wait (jittered, doubling)")

@@ -175,15 +175,17 @@ def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True
     (fetched by id: one call per page of ids). Dead-lettered records being retried join the
     window's.
     """
+    # The first order page is asked for first: the orders' read-ahead then runs while the
+    # customers are read (both streams' requests overlap the other's waits and our parsing).
+    pages = iter(res.store.orders(windows["orders"]) if "orders" in windows else ())
+    page = next(pages, None)
     window = _WindowCustomers()
     if "customers" in windows:
         window.add(retried_records(res, "customers") if retry else [])
-        for page in res.store.customers(windows["customers"]):
-            window.add(page)
+        for customer_page in res.store.customers(windows["customers"]):
+            window.add(customer_page)
     orders: list[dict] = retried_records(res, "orders") if retry and "orders" in windows else []
     sent_any = False
-    pages = iter(res.store.orders(windows["orders"]) if "orders" in windows else ())
-    page = next(pages, None)
     while page is not None:
         orders.extend(page)
         page = next(pages, None)  # read ahead: a full batch is the last one if no page follows

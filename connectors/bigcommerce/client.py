@@ -31,13 +31,15 @@ every later record one place up, and the first record of page 2 is never seen). 
 instead (ask for the records after the last id seen) cannot skip: records that leave the window
 leave no gap, and nothing can enter a window that ends in the past. The base class also drops
 repeated ids, refuses pages out of id order (keyset paging would be unsafe on them) and stops a
-stream that makes no progress instead of looping.
+stream that makes no progress instead of looping. Its requests run in a thread a few pages ahead
+of the parsing (:mod:`connectors.read_ahead`), so the client counts calls under a lock.
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -60,6 +62,7 @@ from tenacity import (
 
 from connectors.bigcommerce.parsing import loads
 from connectors.http import make_session
+from connectors.read_ahead import read_ahead
 from connectors.settings import BigCommerceSettings
 
 log = logging.getLogger(__name__)
@@ -239,6 +242,7 @@ class BigCommerceClient:
         ceiling = settings.backoff_max_seconds if backoff_max is None else backoff_max
         self._backoff = wait_random_exponential(multiplier=backoff_base, max=ceiling)
         self._calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()  # streams read ahead in threads (KeysetStream.pages)
         self._rate_limit: RateLimit | None = None
 
     # -- public
@@ -273,7 +277,8 @@ class BigCommerceClient:
 
     def api_calls(self) -> dict[str, int]:
         """HTTP requests sent so far per endpoint, retries included (each spends the quota)."""
-        return dict(self._calls)
+        with self._calls_lock:
+            return dict(self._calls)
 
     def rate_limit(self) -> RateLimit | None:
         """The quota meter of the last response that reported one."""
@@ -293,7 +298,8 @@ class BigCommerceClient:
 
     def _attempt(self, endpoint: str, url: str, params: dict[str, str | int]) -> Any:
         self._pace(endpoint)
-        self._calls[endpoint] += 1
+        with self._calls_lock:
+            self._calls[endpoint] += 1
         with self.session.get(url, params=params, timeout=self.timeout) as response:
             meter = RateLimit.from_headers(response.headers, self._clock())
             if meter is not None:
@@ -382,10 +388,11 @@ class KeysetStream(ABC, Generic[Cursor]):
 
     endpoint: ClassVar[str]
 
-    def __init__(self, client: BigCommerceClient, page_size: int) -> None:
-        """Read through ``client``, ``page_size`` records per request."""
+    def __init__(self, client: BigCommerceClient, page_size: int, read_ahead: int = 4) -> None:
+        """Read through ``client``, ``page_size`` records per request, up to ``read_ahead`` pages ahead."""
         self.client = client
         self.page_size = page_size
+        self.read_ahead = read_ahead
 
     @abstractmethod
     def fetch(self, params: Params, cursor: Cursor | None) -> tuple[list[Any], Cursor | None]:
@@ -408,7 +415,16 @@ class KeysetStream(ABC, Generic[Cursor]):
         return max(ids)
 
     def pages(self, params: Params) -> Iterator[list[Record]]:
-        """Parsed pages of the records matching ``params``, as they arrive (empty pages skipped)."""
+        """Parsed pages of the records matching ``params``, as they arrive (empty pages skipped).
+
+        The requests run in a thread up to :attr:`read_ahead` pages ahead (:mod:`connectors.read_ahead`):
+        the next page is on its way while this one is parsed and used.
+        """
+        for records in read_ahead(self._raw_pages(params), self.read_ahead, name=f"read {self.endpoint}"):
+            yield self.parse_page(records)
+
+    def _raw_pages(self, params: Params) -> Iterator[list[Record]]:
+        """Unparsed pages, each without the records already seen, until the cursor says the last."""
         cursor: Cursor | None = None
         last_id: int | None = None
         while True:
@@ -423,7 +439,7 @@ class KeysetStream(ABC, Generic[Cursor]):
             if ids:
                 last_id = ids[-1]
             if fresh:
-                yield self.parse_page(fresh)
+                yield fresh
             if next_cursor is None:
                 return
             cursor = next_cursor

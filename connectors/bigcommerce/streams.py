@@ -211,8 +211,8 @@ class BigCommerceStore:
     def __init__(self, settings: BigCommerceSettings, *, client: BigCommerceClient | None = None) -> None:
         """Read the store of ``settings`` (through ``client`` when given, e.g. with a test ``sleep``)."""
         self.client = client or BigCommerceClient(settings)
-        self._customers = CustomersStream(self.client, settings.page_size)
-        self._orders = OrdersStream(self.client, settings.page_size)
+        self._customers = CustomersStream(self.client, settings.page_size, settings.read_ahead_pages)
+        self._orders = OrdersStream(self.client, settings.page_size, settings.read_ahead_pages)
 
     def customers(self, window: Window) -> Iterator[list[Record]]:
         """Pages of v3 customers (with ``addresses``) modified in ``window``, by id, each once."""

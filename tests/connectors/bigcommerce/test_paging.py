@@ -8,6 +8,7 @@ becomes now, which moves the record out of the window). Page numbers, with the A
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -223,13 +224,22 @@ def test_customers_by_id_reads_the_named_customers_once(store: BigCommerceStore,
 
 
 def test_pages_come_out_as_they_arrive(live: SandboxServer, db: StoreDB, window: Window) -> None:
-    ids = insert_orders(db, spread(window, 7))
+    """Pages stream: nothing is asked before the first page is wanted, and the requests run at most
+    ``read_ahead`` pages ahead of the consumer (one page in hand, ``read_ahead`` waiting, one more
+    fetched and waiting for room), never the whole window."""
+    ids = insert_orders(db, spread(window, 30))
     with make_store(live, page_size=3) as paged:
         pages = paged.orders(window)
-        assert paged.api_calls() == {}  # nothing asked before the first page is wanted
+        assert paged.api_calls() == {}
         assert ids_of([next(pages)]) == ids[:3]
-        assert paged.api_calls() == {"v2/orders": 1}  # one page in hand, one request made
+        ahead = paged._orders.read_ahead
+        deadline = time.monotonic() + 10
+        while paged.api_calls()["v2/orders"] < ahead + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # room for a request too many, were the bound broken
+        assert paged.api_calls() == {"v2/orders": ahead + 2} and ahead + 2 < 11
         assert ids_of(pages) == ids[3:]
+        assert paged.api_calls() == {"v2/orders": 11}  # 10 pages and the 204 after the last full one
 
 
 def test_the_store_is_a_store_source(store: BigCommerceStore) -> None:
