@@ -139,8 +139,8 @@ _NOT_DECIMAL = object()
 def _decimal_text(value: str) -> Any:
     """:func:`parse_decimal` of a string (``_NOT_DECIMAL`` when it is not an amount). Cached: a
     store repeats its amounts ("0.0000", its prices) across thousands of line items, and a
-    Decimal is immutable, so one can be shared (parsing an order took half the time
-    in the 10k benchmark's profile)."""
+    Decimal is immutable, so one can be shared (with the cache, parsing the orders took half the
+    time in the 10k benchmark's profile)."""
     text = value.strip()
     if not text:
         return None
