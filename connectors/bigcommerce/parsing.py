@@ -60,8 +60,8 @@ CONSIGNMENT_MONEY = frozenset(
         "handling_cost_inc_tax", "handling_cost_tax",
     }
 )  # fmt: skip
-ORDER_DATES = ("date_created", "date_modified", "date_shipped")
-CUSTOMER_DATES = ("date_created", "date_modified")
+ORDER_DATES = frozenset({"date_created", "date_modified", "date_shipped"})
+CUSTOMER_DATES = frozenset({"date_created", "date_modified"})
 
 # Plain decimal notation only: Decimal() alone would also take "NaN", "1e3" and "1_000".
 _DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
@@ -119,16 +119,13 @@ def parse_decimal(value: Any) -> Any:
     ``''`` or whitespace gives None; a string that is not plain decimal notation, a bool, or
     anything else is returned unchanged.
     """
-    if type(value) is str:  # the common case first: v2 sends amounts as strings
-        parsed = _decimal_text(value)
+    if isinstance(value, str):  # the common case first: v2 sends amounts as strings
+        parsed = _decimal_text(str(value))  # a str subclass is cached by its plain text
         return value if parsed is _NOT_DECIMAL else parsed
     if isinstance(value, Decimal):
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    if isinstance(value, str):  # a str subclass: not cached
-        parsed = _decimal_text.__wrapped__(value)
-        return value if parsed is _NOT_DECIMAL else parsed
     return value
 
 
@@ -152,12 +149,11 @@ def _decimal_text(value: str) -> Any:
         return _NOT_DECIMAL
 
 
-def _convert(record: Any, fields: frozenset[str] | tuple[str, ...], parse: Callable[[Any], Any]) -> None:
+def _convert(record: Any, fields: frozenset[str], parse: Callable[[Any], Any]) -> None:
     """Apply ``parse`` to each of ``fields`` present in ``record`` (if it is a dict), in place."""
     if isinstance(record, dict):
-        for name in fields.intersection(record) if isinstance(fields, frozenset) else fields:
-            if name in record:
-                record[name] = parse(record[name])
+        for name in fields.intersection(record):
+            record[name] = parse(record[name])
 
 
 def _dicts(value: Any) -> list[Record]:
