@@ -19,14 +19,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from flows.serving import NO_TELEMETRY
+from flows.serving import CLI_PREFECT_DEFAULTS
 from sandbox import cli as sandbox_cli
 from sandbox.generator import SEED_GUEST_EMAIL, SEED_ORDER_SEFTON
 from sandbox.store.db import OrderFilter, StoreDB
 
 # Before any flow starts Prefect's temporary server (a child that reads its settings from the
 # environment); a setting the user made stands.
-for _name, _value in NO_TELEMETRY.items():
+for _name, _value in CLI_PREFECT_DEFAULTS.items():
     os.environ.setdefault(_name, _value)
 
 app = typer.Typer(help="Keep Salesforce in step with the ATS Store (BigCommerce).", no_args_is_help=True)

@@ -22,6 +22,11 @@ SERVER_START_TIMEOUT = 180  # a fresh server database takes 30 s or more on 2 co
 #: telemetry heartbeat, a write that races the first flow run's on a fresh SQLite database and
 #: logs a "database is locked" traceback (seen in benchmark runs).
 NO_TELEMETRY = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+#: The settings a run of the command line starts Prefect's temporary server with, unless the user
+#: set them: no telemetry, and time to create a fresh server database. Prefect waits 20 s by
+#: default; creating the database on a new machine takes 30 s or more on 2 cores, so the README's
+#: first command failed there with "Timed out while attempting to connect to ephemeral Prefect API".
+CLI_PREFECT_DEFAULTS = {**NO_TELEMETRY, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": str(SERVER_START_TIMEOUT)}
 
 
 def api_healthy(api_url: str) -> bool:
