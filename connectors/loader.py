@@ -28,6 +28,14 @@ nothing stale any more) hashes differently and is sent once more, writing values
 already holds; that costs one redundant update, never a wrong value.
 
 A dry run stops after step 4 and reports what it would create and update; it writes nothing.
+
+A window's batches are written together (:meth:`Loader.defer_writes`): each batch's rows go
+through steps 1-4 and wait in a :class:`~connectors.spool.PayloadSpool`; :meth:`Loader.flush`
+then merges the rows a key got from several batches (:func:`~connectors.spool.merge_rows`),
+takes out the rows of adoptions Salesforce refused (:func:`transforms.holdback.held_rows`),
+applies steps 3-4 again against the ledger as it is then (earlier runs' dead letters may just
+have been resent), and does steps 5-6 once per object: one Bulk job per object and window, not
+one per batch.
 """
 
 from __future__ import annotations
@@ -42,9 +50,11 @@ import pandas as pd
 
 from connectors.base import CrmSink
 from connectors.org_index import OrgIndex
+from connectors.spool import EXISTS, PayloadSpool, merge_rows
 from state import FailedRecord, StateStore, payload_hash
 from state.ledger import Moments
 from state.timeutil import iso, parse_iso
+from transforms.holdback import held_rows
 from transforms.mapping import ObjectMap
 from transforms.payloads import is_new, ledger_view, payload_frame
 from transforms.people import FRESHEST, moment_column
@@ -86,16 +96,30 @@ def _jsonable(value: Any) -> Any:
     return str(value) if not isinstance(value, str | int | float | bool) and value is not None else value
 
 
-def _frame_moments(frame: pd.DataFrame, objmap: ObjectMap) -> dict[str, dict[str, datetime]]:
-    """Key -> group -> source moment (aware UTC) of a transformed frame's rows, for the groups
-    that have one (a group without a value has none)."""
+def _frame_moments(frame: pd.DataFrame, objmap: ObjectMap, key: str | None = None) -> dict[str, dict[str, datetime]]:
+    """Key -> group -> source moment (aware UTC) of a transformed frame's rows (or a spooled
+    frame's, whose ``key`` column is the external id), for the groups that have one (a group
+    without a value has none)."""
     moments: dict[str, dict[str, datetime]] = {}
-    keys = frame[objmap.key_source].tolist()
+    keys = frame[key or objmap.key_source].tolist()
     for group in objmap.moment_columns:
+        if group not in frame.columns:
+            continue
         for key, at in zip(keys, pd.to_datetime(frame[group], utc=True), strict=True):
             if pd.notna(at):
                 moments.setdefault(key, {})[group] = at.to_pydatetime()
     return moments
+
+
+def _with_moments(payloads: pd.DataFrame, objmap: ObjectMap, moments: Mapping[str, Moments]) -> pd.DataFrame:
+    """``payloads`` with a column per group of source moments (its rows' moments; none: NaT)."""
+    keys = payloads[objmap.external_id]
+    return payloads.assign(
+        **{
+            group: pd.to_datetime([moments.get(k, {}).get(group) for k in keys], utc=True)
+            for group in objmap.moment_columns
+        }
+    )
 
 
 def _letter_moments(value: Any) -> dict[str, datetime]:
@@ -127,18 +151,33 @@ class Loader:
         self.state = state
         self.run_id = run_id
         self.dry_run = dry_run
-        self._assumed: set[str] = set()
+        self._assumed: dict[str, set[str]] = {}
+        self.spool: PayloadSpool | None = None
+        self._planned_new: dict[str, set[str]] = {}
 
-    def assume_existing(self, keys: Iterable[str]) -> None:
-        """Treat ``keys`` as existing (a dry run does not stamp adopted records, yet they exist)."""
-        self._assumed.update(keys)
+    def defer_writes(self) -> None:
+        """From now on :meth:`load` plans and spools its rows; :meth:`flush` writes them (not in a dry run)."""
+        if not self.dry_run and self.spool is None:
+            self.spool = PayloadSpool()
+
+    def planned_new(self, sobject: str) -> set[str]:
+        """Keys of ``sobject`` spooled to be created and not yet flushed."""
+        return self._planned_new.get(sobject, set())
+
+    def assume_existing(self, sobject: str, keys: Iterable[str]) -> None:
+        """Treat ``keys`` of ``sobject`` as existing: adopted records, stamped with our key this run
+        (or, in a dry run, that would be). Neither the ledger nor a read of the org the run keeps
+        (:class:`OrgIndex` does not read the integration user's writes back) knows them yet, and
+        an adopted record taken for a new one would get the create-only values over the CSR's."""
+        self._assumed.setdefault(sobject, set()).update(keys)
 
     def existing_ids(self, objmap: ObjectMap, keys: Iterable[str]) -> dict[str, str]:
         """Key → Salesforce id of the records that exist: from the ledger, else from the org."""
         keys = list(dict.fromkeys(keys))
         ledger = self.state.ledger_lookup(objmap.sobject, keys)
         known = {k: e.salesforce_id for k, e in ledger.items() if e.salesforce_id}
-        known.update({k: "(adopted)" for k in keys if k in self._assumed and k not in known})
+        assumed = self._assumed.get(objmap.sobject, set())
+        known.update({k: "(adopted)" for k in keys if k in assumed and k not in known})
         unknown = [k for k in keys if k not in known]
         ext, sobject = objmap.external_id, objmap.sobject
         found = self.index.lookup(sobject, ["Id", ext], ext, unknown)
@@ -177,7 +216,37 @@ class Loader:
         if self.dry_run:
             report.created, report.updated = int(new.sum()), int((~new).sum())
             return report
+        if self.spool is not None:
+            self.spool.add(objmap.sobject, _with_moments(send, objmap, moments).assign(**{EXISTS: ~new.to_numpy()}))
+            self._planned_new.setdefault(objmap.sobject, set()).update(send.loc[new, objmap.external_id])
+            return report
         return self._send(send, objmap, hashes, moments, report)
+
+    def flush(
+        self, objmap: ObjectMap, held: Mapping[str, Collection[str]] | None = None
+    ) -> tuple[LoadReport, pd.DataFrame]:
+        """Write the rows of ``objmap`` spooled by :meth:`load` (module docstring), except those
+        ``held`` names (sObject → keys of refused adoptions) and their children; returns the
+        report and the payloads held back."""
+        report = LoadReport(objmap.sobject)
+        frame = self.spool.take(objmap.sobject) if self.spool is not None else pd.DataFrame()
+        self._planned_new.pop(objmap.sobject, None)
+        if frame.empty:
+            return report, frame
+        frame = merge_rows(frame, objmap)
+        back = held_rows(frame, objmap, held or {})
+        held_back, frame = frame[back], frame[~back]
+        ext = objmap.external_id
+        moments = _frame_moments(frame, objmap, key=ext)
+        recorded = self.state.source_moments(objmap.sobject, moments) if moments else {}
+        existing = set(frame.loc[frame[EXISTS].astype(bool), ext])
+        columns = [c for c in objmap.payload_columns(creating=True) if c in frame.columns]
+        payloads, stale = self._without_stale(frame[columns], objmap, moments, recorded, existing)
+        hashes = self._hashes(payloads, objmap)
+        unchanged = self.state.unchanged(objmap.sobject, hashes)
+        send = payloads[~payloads[ext].isin([*unchanged, *stale])]
+        report.unchanged = len(payloads) - len(send)
+        return self._send(send.reset_index(drop=True), objmap, hashes, moments, report), held_back
 
     def retry_payloads(self, objmap: ObjectMap) -> LoadReport:
         """Send again the payloads dead-lettered at load by earlier runs, without the groups of

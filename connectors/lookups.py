@@ -20,14 +20,14 @@ The transform decides the matches (normalised names, oldest first); this module 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 import pandas as pd
 from simple_salesforce.format import format_soql
 
-from connectors.base import CrmSink, chunks
-from connectors.org_index import OrgIndex, read_whole
-from state import LedgerEntry, StateStore
+from connectors.base import chunks
+from connectors.org_index import OrgIndex
+from state import StateStore
 from transforms.identity import company_keys, company_norm, contact_keys, person_account_keys
 from transforms.mapping import SalesforceMapping
 from transforms.matching import ExistingRecords, lookup_emails
@@ -53,8 +53,12 @@ def read_existing(
     mapping: SalesforceMapping,
     customers: pd.DataFrame,
     orders: pd.DataFrame,
+    made: Collection[str] = (),
 ) -> ExistingRecords:
-    """The Accounts and Contacts of the org the batch's buyers may match (see the module doc)."""
+    """The Accounts and Contacts of the org the batch's buyers may match (see the module doc).
+
+    ``made``: keys of Accounts this run has already planned to create (written at the window's
+    end, so neither the org nor the ledger has them yet); they count as existing too."""
     account, contact = mapping.account, mapping.contact
     account_fields = ["Id", "Name", account.external_id, mapping.assigned_csr_field, "OwnerId", "CreatedDate"]
     contact_fields = ["Id", "Email", "AccountId", contact.external_id, "CreatedDate"]
@@ -69,26 +73,31 @@ def read_existing(
     person_keys = person_account_keys(contact_keys(pd.Series(emails, dtype="str"))).tolist()
     candidate_keys = list(company_key_of) + person_keys
     by_key = index.lookup(account.sobject, account_fields, account.external_id, candidate_keys)
-    by_key = _with_ledger_accounts(by_key, state.ledger_lookup(account.sobject, candidate_keys), account.external_id)
+    ledger = {k: e.salesforce_id for k, e in state.ledger_lookup(account.sobject, candidate_keys).items()}
+    made = set(made)
+    # Not in Salesforce yet: an Id of their own, only so that no two look alike (never sent).
+    ledger.update({k: f"(planned {k})" for k in candidate_keys if k in made and not ledger.get(k)})
+    by_key = _with_ledger_accounts(by_key, ledger, account.external_id)
     known_keys = set(by_key[account.external_id].str.lower()) if not by_key.empty else set()
     new_companies = [name for key, name in company_key_of.items() if key.lower() not in known_keys]
-    keyless = _keyless_accounts(index.crm, account.sobject, account.external_id, account_fields, new_companies)
+    keyless = _keyless_accounts(index, account.sobject, account.external_id, account_fields, new_companies)
 
     account_ids = contacts["AccountId"].dropna().unique().tolist() if not contacts.empty else []
     of_contacts = index.lookup(account.sobject, account_fields, "Id", account_ids)
     return ExistingRecords(accounts=_concat([by_key, keyless, of_contacts]), contacts=contacts)
 
 
-def _with_ledger_accounts(found: pd.DataFrame, ledger: dict[str, LedgerEntry], key_field: str) -> pd.DataFrame:
-    """``found`` plus the Accounts the ledger holds and the read did not return: those this run
-    made (a kept read does not read the integration user's own writes back; the ledger has them).
+def _with_ledger_accounts(found: pd.DataFrame, ledger: dict[str, str | None], key_field: str) -> pd.DataFrame:
+    """``found`` plus the Accounts the ledger holds (key → Salesforce id) and the read did not
+    return: those this run made (a kept read does not read the integration user's own writes
+    back; the ledger has them) or plans to make.
 
     They come with their Id and key only: made by the integration, they have no CSR yet, and the
     transform must count them as existing (a guest-only batch must not give an existing Account
     the new-account group default, say).
     """
     have = set(found[key_field].str.lower()) if not found.empty else set()
-    extra = {k: e.salesforce_id for k, e in ledger.items() if e.salesforce_id and k.lower() not in have}
+    extra = {k: sf_id for k, sf_id in ledger.items() if sf_id and k.lower() not in have}
     if not extra:
         return found
     made = pd.DataFrame({"Id": list(extra.values()), key_field: list(extra)}, dtype=object)
@@ -96,7 +105,7 @@ def _with_ledger_accounts(found: pd.DataFrame, ledger: dict[str, LedgerEntry], k
 
 
 def _keyless_accounts(
-    crm: CrmSink, sobject: str, key_field: str, fields: list[str], companies: list[str]
+    index: OrgIndex, sobject: str, key_field: str, fields: list[str], companies: list[str]
 ) -> pd.DataFrame:
     select = ", ".join(fields)
     prefixes = sorted({w for w in map(_first_word, companies) if w})
@@ -104,10 +113,10 @@ def _keyless_accounts(
         return pd.DataFrame()
     like_queries = math.ceil(len(prefixes) / NAME_PREFIXES_PER_QUERY)
     if like_queries > 1:
-        soql = f"SELECT {select} FROM {sobject} WHERE {key_field} = null"  # noqa: S608 (mapping names)
-        whole = read_whole(crm, soql, cheaper_than=like_queries)
+        whole = index.keyless(sobject, fields, key_field, cheaper_than=like_queries)
         if whole is not None:
             return whole
+    crm = index.crm
     frames = []
     for chunk in chunks(prefixes, NAME_PREFIXES_PER_QUERY):
         likes = " OR ".join(format_soql("Name LIKE '{:like}%'", p) for p in chunk)

@@ -55,6 +55,7 @@ class _Kept:
     frame: pd.DataFrame
     read_at: datetime
     by_value: dict[str, list[int]] = field(default_factory=dict)
+    keyless: bool = False  # the records *without* the field set (:meth:`OrgIndex.keyless`)
 
 
 class OrgIndex:
@@ -71,6 +72,8 @@ class OrgIndex:
         self._clock = clock
         self._too_big: set[tuple[str, str]] = set()  # reads that cost more than probing
         self._kept: dict[tuple[str, str], _Kept] = {}
+        self._keyless: dict[tuple[str, str], _Kept] = {}
+        self._keyless_calls: dict[tuple[str, str], int] = {}  # what a whole keyless read costs
 
     def lookup(self, sobject: str, fields: list[str], key: str, values: list[str]) -> pd.DataFrame:
         """Records of ``sobject`` whose ``key`` is one of ``values`` (compared case-insensitively,
@@ -89,6 +92,27 @@ class OrgIndex:
             if kept is not None:
                 return self._select(kept, fields, values)
         return self.crm.query_in(template, values)
+
+    def keyless(self, sobject: str, fields: list[str], key: str, *, cheaper_than: int) -> pd.DataFrame | None:
+        """Every record of ``sobject`` without ``key`` (with ``fields``), if reading them whole
+        costs fewer than ``cheaper_than`` calls, else None. A whole read is kept for the run (and
+        refreshed like the others), so that each batch of a backfill does not read it again."""
+        kept = self._keyless.get((sobject, key))
+        if kept is not None and set(fields) <= set(kept.fields):
+            self._refresh(sobject, key, kept)
+            return kept.frame[fields].reset_index(drop=True)
+        known = self._keyless_calls.get((sobject, key))
+        if known is not None and known - 1 >= cheaper_than:
+            return None  # its first page told the total already: no call to learn it again
+        read_at = self._clock()
+        soql = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {key} = null"  # noqa: S608 (mapping names)
+        calls, frame = read_whole_sized(self.crm, soql, cheaper_than=cheaper_than)
+        self._keyless_calls[(sobject, key)] = calls
+        if frame is None:
+            return None
+        frame = frame.reindex(columns=fields)
+        self._keyless[(sobject, key)] = _Kept(fields=list(fields), frame=frame, read_at=read_at, keyless=True)
+        return frame
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -121,7 +145,8 @@ class OrgIndex:
         if changed.empty:
             return
         rest = kept.frame[~kept.frame["Id"].isin(set(changed["Id"]))]
-        changed = changed[changed[key].notna() & (changed[key].astype(str) != "")]
+        has_key = changed[key].notna() & (changed[key].astype(str) != "")
+        changed = changed[~has_key if kept.keyless else has_key]
         kept.frame = pd.concat([rest, changed], ignore_index=True) if not rest.empty else changed.reset_index(drop=True)
         _index(kept, key)
 
@@ -134,10 +159,16 @@ class OrgIndex:
 def read_whole(crm: CrmSink, soql: str, *, cheaper_than: int) -> pd.DataFrame | None:
     """Every record of ``soql``, if its pages after the first cost fewer than ``cheaper_than``
     calls (the alternative's cost); else None, the first page read only to learn the total."""
+    return read_whole_sized(crm, soql, cheaper_than=cheaper_than)[1]
+
+
+def read_whole_sized(crm: CrmSink, soql: str, *, cheaper_than: int) -> tuple[int, pd.DataFrame | None]:
+    """:func:`read_whole`, with the calls a whole read of ``soql`` takes (from its first page)."""
     total, records = crm.query_sized(soql)
-    if math.ceil(total / ROWS_PER_CALL) - 1 >= cheaper_than:
-        return None
-    return records_frame(records, soql)
+    calls = max(1, math.ceil(total / ROWS_PER_CALL))
+    if calls - 1 >= cheaper_than:
+        return calls, None
+    return calls, records_frame(records, soql)
 
 
 def _index(kept: _Kept, key: str) -> None:

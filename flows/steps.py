@@ -8,9 +8,8 @@ batches (thousands of records), never one task per record.
 
 from __future__ import annotations
 
-import itertools
 import pickle
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -26,7 +25,8 @@ from connectors.lookups import read_existing
 from connectors.org_index import OrgIndex
 from state import FailedRecord, StateStore
 from transforms.frames import customers_frame, orders_frame
-from transforms.mapping import SalesforceMapping
+from transforms.holdback import held_keys, held_sources
+from transforms.mapping import ObjectMap, SalesforceMapping
 from transforms.people import CUSTOMER
 from transforms.pipeline import TransformResult, transform
 
@@ -251,13 +251,18 @@ def untimed(_: str) -> AbstractContextManager[object]:
 
 @task(cache_policy=NO_CACHE)
 def transform_batch(
-    res: Resources, customer_records: list[dict], order_records: list[dict], stage: Stage = untimed
+    res: Resources,
+    customer_records: list[dict],
+    order_records: list[dict],
+    stage: Stage = untimed,
+    made: Collection[str] = (),
 ) -> TransformResult:
-    """Flatten, read the org's matching records, and transform one batch."""
+    """Flatten, read the org's matching records, and transform one batch (``made``: keys of the
+    Accounts earlier batches of the window will create)."""
     with stage("flatten"):
         customers, orders = customers_frame(customer_records), orders_frame(order_records)
     with stage("diff"):
-        existing = read_existing(res.index, res.state, res.mapping, customers, orders)
+        existing = read_existing(res.index, res.state, res.mapping, customers, orders, made)
     with stage("transform"):
         return transform(customers, orders, existing, res.queue_id, res.mapping)
 
@@ -281,30 +286,90 @@ def record_rejects(res: Resources, result: TransformResult, customer_ids: list[s
     return {str(k): int(v) for k, v in rejects["reason_code"].value_counts().items()}
 
 
-@task(cache_policy=NO_CACHE)
-def adopt(res: Resources, adoptions: pd.DataFrame) -> int:
+@dataclass
+class Adoption:
+    """What :func:`adopt` stamped (sObject → our keys) and the Ids Salesforce refused, with why."""
+
+    stamped: dict[str, set[str]] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # Salesforce Id -> "CODE: message"
+
+    @property
+    def count(self) -> int:
+        """Records stamped."""
+        return sum(len(keys) for keys in self.stamped.values())
+
+
+def adopt(res: Resources, adoptions: pd.DataFrame) -> Adoption:
     """Stamp our keys on records CSRs made before the integration, so upserts update them."""
-    stamped = 0
+    outcome = Adoption()
     for (sobject, field_name), group in adoptions.groupby(["sobject", "external_id_field"]):
         frame = pd.DataFrame({"Id": group["salesforce_id"], field_name: group["key"]})
         results = res.crm.update(str(sobject), frame)
-        stamped += int(results["success"].astype(bool).sum())
-    return stamped
+        ok = results["success"].astype(bool).to_numpy()
+        outcome.stamped.setdefault(str(sobject), set()).update(group["key"][ok])
+        for sf_id, code, message in zip(
+            results["external_id"][~ok], results["error_code"][~ok], results["message"][~ok], strict=True
+        ):
+            outcome.refused[str(sf_id)] = f"{code}: {message}"
+    return outcome
 
 
 @task(cache_policy=NO_CACHE)
-def load_batch(res: Resources, loader: Loader, result: TransformResult, retry_first: bool) -> list[LoadReport]:
-    """Load Accounts, then Contacts, then Orders (after resending earlier runs' failures)."""
-    reports = []
-    for objmap, frame in (
-        (res.mapping.account, result.accounts),
-        (res.mapping.contact, result.contacts),
-        (res.mapping.order, result.orders),
-    ):
-        if retry_first:
+def load_batch(res: Resources, loader: Loader, result: TransformResult) -> list[LoadReport]:
+    """Plan the loads of Accounts, Contacts and Orders of one batch (sent now in a dry run's report
+    only; otherwise spooled for :func:`write_window`)."""
+    frames = (result.accounts, result.contacts, result.orders)
+    return [loader.load(frame, objmap) for objmap, frame in zip(_load_order(res.mapping), frames, strict=True)]
+
+
+def _load_order(mapping: SalesforceMapping) -> tuple[ObjectMap, ObjectMap, ObjectMap]:
+    """Accounts, then Contacts, then Orders: children name their parents by external id."""
+    return mapping.account, mapping.contact, mapping.order
+
+
+@task(cache_policy=NO_CACHE)
+def write_window(
+    res: Resources, loader: Loader, adoptions: list[pd.DataFrame], run_id: str, stage: Stage = untimed
+) -> tuple[int, list[LoadReport]]:
+    """Write the window: stamp its adoptions, then per object (Accounts, Contacts, Orders) resend
+    earlier runs' failures and write its spooled rows, once each (:meth:`Loader.flush`).
+
+    The rows of refused adoptions and of their children are held back
+    (:mod:`transforms.holdback`), and the store records they came from dead-lettered at the
+    transform stage, so that the next run fetches them again and retries the adoption.
+    Returns the records stamped and the load reports.
+    """
+    pending = pd.concat(adoptions, ignore_index=True) if adoptions else pd.DataFrame()
+    outcome = Adoption()
+    if not pending.empty:
+        # A buyer in several batches was proposed by each, alike: stamp each record once.
+        pending = pending.drop_duplicates(["sobject", "salesforce_id"]).drop_duplicates(["sobject", "key"])
+        with stage("load"):
+            outcome = adopt(res, pending)
+    held = held_keys(pending, outcome.refused) if outcome.refused else {}
+    reports: list[LoadReport] = []
+    held_back: dict[str, pd.DataFrame] = {}
+    with stage("diff"):
+        for objmap in _load_order(res.mapping):
             reports.append(loader.retry_payloads(objmap))
-        reports.append(loader.load(frame, objmap))
-    return reports
+            report, back = loader.flush(objmap, held)
+            reports.append(report)
+            if not back.empty:
+                held_back[objmap.sobject] = back
+                held.setdefault(objmap.sobject, set()).update(back[objmap.external_id])
+    if held_back:
+        refused = pending[pending["salesforce_id"].isin(list(outcome.refused))]
+        pairs = zip(refused["sobject"], refused["salesforce_id"], strict=True)
+        message = "adoption refused: " + "; ".join(f"{sobject} {i}: {outcome.refused[i]}" for sobject, i in pairs)
+        res.state.dead_letter(
+            (
+                FailedRecord("transform", entity, source_id, "ADOPTION_REFUSED", message[:2000])
+                for entity, ids in held_sources(held_back, res.mapping).items()
+                for source_id in ids
+            ),
+            run_id,
+        )
+    return outcome.count, reports
 
 
 def sync_window(
@@ -322,34 +387,43 @@ def sync_window(
     """
     summary = WindowSummary()
     loader = loader or Loader(res.crm, res.state, run_id, dry_run=dry_run, index=res.index)
+    loader.defer_writes()
+    adoptions: list[pd.DataFrame] = []  # the window's, stamped by write_window before its upserts
     pending = batches(res, windows, retry=not dry_run)
-    for i in itertools.count():
+    while True:
         with stage("extract"):
             batch = next(pending, None)
         if batch is None:
             break
         summary.extracted["customers"] += batch.extracted_customers
         summary.extracted["orders"] += len(batch.orders)
-        result = run_step(transform_batch, res, batch.customers, batch.orders, stage)
+        made = loader.planned_new(res.mapping.account.sobject)
+        result = run_step(transform_batch, res, batch.customers, batch.orders, stage, made)
         if batch.context:  # a context record's rejection belongs to its own batch (or to no run)
             rejects = result.rejects
             context = (rejects["entity"] == CUSTOMER) & rejects["source_id"].astype(str).isin(batch.context)
             result = replace(result, rejects=rejects[~context])
         for reason, n in result.rejects["reason_code"].value_counts().items():
             summary.rejected[str(reason)] = summary.rejected.get(str(reason), 0) + int(n)
-        if dry_run:
-            adopted = set(result.adoptions["key"]) if not result.adoptions.empty else set()
-            loader.assume_existing(adopted)
-        else:
+        # Adopted records exist (stamped with our key at the window's end, or in a dry run never):
+        # their rows are planned as updates, so the create-only values never reach a CSR's record.
+        for sobject, group in result.adoptions.groupby("sobject"):
+            loader.assume_existing(str(sobject), group["key"])
+        if not dry_run:
             with stage("diff"):
                 own_ids = [str(_key(r)) for r in batch.customers if str(_key(r)) not in batch.context]
                 run_step(record_rejects, res, result, own_ids, run_id)
-            with stage("load"):
-                summary.adopted += run_step(adopt, res, result.adoptions) if not result.adoptions.empty else 0
+            if not result.adoptions.empty:
+                adoptions.append(result.adoptions)
         with stage("diff"):
-            reports = run_step(load_batch, res, loader, result, retry_first=(i == 0))
+            reports = run_step(load_batch, res, loader, result)
         for report in reports:
             summary.add_load(report)
         # Let this batch go before the next is read: otherwise two batches live at once.
         del batch, result, reports
+    if not dry_run:
+        stamped, reports = run_step(write_window, res, loader, adoptions, run_id, stage)
+        summary.adopted += stamped
+        for report in reports:
+            summary.add_load(report)
     return summary

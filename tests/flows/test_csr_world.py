@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
+import connectors.org_index
+from connectors.salesforce.query import in_queries
 from flows.sync import sync
 from sandbox.org.records import OrgDB
 from sandbox.server import SandboxServer
@@ -59,6 +63,30 @@ def test_csr_edits_survive_a_resync_while_store_changes_still_arrive(
     assert now["Payment_Status__c"] == "captured"  # pipeline-owned: synced
     account = db.get("Account", order["AccountId"])
     assert {k: account[k] for k in account_edits} == account_edits
+
+
+@pytest.mark.parametrize("reads", ["probed", "kept whole"])
+def test_adopted_records_keep_what_the_csr_typed(
+    seeded: SandboxServer, monkeypatch: pytest.MonkeyPatch, reads: str
+) -> None:
+    """An adopted record is an existing one: its create-only fields (Name, R4's status and terms,
+    a Contact's Account) stay as the CSR left them, however the org was read."""
+    if reads == "kept whole":
+        # IN lists of a few values each: probing looks dear, so the run reads the org whole and
+        # keeps that read, as a large backfill does (the read predates the run's own adoptions).
+        monkeypatch.setattr(connectors.org_index, "in_queries", functools.partial(in_queries, max_url_bytes=400))
+    db = OrgDB(seeded.config.org_db)
+    fields = ["Name", "Repair_Account_Status__c", "Repair_Account_Terms__c"]
+    accounts = {a["Id"]: a for a in db.query(f"SELECT Id, {', '.join(fields)} FROM Account")}
+    contacts = {c["Id"]: c for c in db.query("SELECT Id, AccountId FROM Contact")}
+    sync()
+    adopted = db.query(f"SELECT Id, {', '.join(fields)} FROM Account WHERE BigCommerce_Account_Key__c != null")
+    adopted = [a for a in adopted if a["Id"] in accounts]
+    assert adopted, "the seeded org should know some buyers"
+    assert [{k: a[k] for k in fields} for a in adopted] == [{k: accounts[a["Id"]][k] for k in fields} for a in adopted]
+    moved = [c for c in db.query("SELECT Id, AccountId FROM Contact WHERE BigCommerce_Contact_Key__c != null")
+             if c["Id"] in contacts and c["AccountId"] != contacts[c["Id"]]["AccountId"]]  # fmt: skip
+    assert moved == []
 
 
 def _store_orders(server: SandboxServer) -> list[dict]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
+from simple_salesforce.format import format_soql
 
 from connectors.settings import Settings
 from flows.sync import sync
@@ -63,3 +65,50 @@ def test_records_the_org_refused_are_sent_again_by_the_next_run(seeded: SandboxS
         assert state.open_dead_letters("Order", stage="load") == []
     third = sync()
     assert third["loads"]["Order"]["created"] == 0 and db.count("Order") == 60
+
+
+def test_a_refused_adoption_creates_no_second_record_and_is_retried(
+    seeded: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Salesforce refuses to stamp our key on one CSR Account: an upsert by that key would make a
+    second Account of the buyer, so its rows wait, its orders are dead-lettered, and the next run
+    adopts it."""
+    from connectors.salesforce.client import SalesforceClient
+
+    db = OrgDB(seeded.config.org_db)
+    before = {a["Id"]: a["Name"] for a in db.query("SELECT Id, Name FROM Account")}
+    refused: list[str] = []
+    real_update = SalesforceClient.update
+
+    def update(self: SalesforceClient, sobject: str, records: pd.DataFrame) -> pd.DataFrame:
+        results = real_update(self, sobject, records)
+        if sobject == "Account" and not refused:
+            refused.extend([str(results["external_id"].iloc[0]), str(records.iloc[0, 1])])  # as if a rule said no
+            results.loc[results.index[0], ["success", "error_code", "message"]] = [
+                False, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Terms need a signed form"]  # fmt: skip
+            db.update("Account", refused[0], {"BigCommerce_Account_Key__c": None})  # the stamp did not land
+        return results
+
+    monkeypatch.setattr(SalesforceClient, "update", update)
+    sync()
+    assert refused, "the seeded org should hold Accounts to adopt"
+    key = refused[1]
+    assert db.query(format_soql("SELECT Id FROM Account WHERE BigCommerce_Account_Key__c = {}", key)) == [], (
+        "the refused Account's buyer got a second Account"
+    )
+    with StateStore.open(Settings().state_url) as state:
+        letters = state.open_dead_letters("orders", stage="transform")
+    assert letters and {letter.reason for letter in letters} == {"ADOPTION_REFUSED"}
+    assert all("FIELD_CUSTOM_VALIDATION_EXCEPTION" in letter.message for letter in letters)
+    held = [letter.external_id for letter in letters]
+    assert db.query(format_soql("SELECT Id FROM Order WHERE BigCommerce_Order_Id__c IN {}", held)) == []
+
+    monkeypatch.setattr(SalesforceClient, "update", real_update)
+    sync()
+    (account,) = db.query(format_soql("SELECT Id, Name FROM Account WHERE BigCommerce_Account_Key__c = {}", key))
+    assert account == {**account, "Id": refused[0], "Name": before[refused[0]]}, "the next run adopted it"
+    for order_id in held:
+        (order,) = db.query(f"SELECT AccountId FROM Order WHERE BigCommerce_Order_Id__c = '{order_id}'")
+        assert order["AccountId"] == refused[0]
+    with StateStore.open(Settings().state_url) as state:
+        assert state.open_dead_letters("orders", stage="transform") == []

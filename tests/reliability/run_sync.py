@@ -24,12 +24,15 @@ ORDERS_PER_BATCH_ENV = "RUN_SYNC_ORDERS_PER_BATCH"
 def main() -> int:
     """Run one sync; the exit code says how it went."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    from prefect import Task
+
     import flows.steps as steps
     import flows.sync as flow_module
     from state.lease import LeaseHeld
 
-    for name in ("transform_batch", "record_rejects", "adopt", "load_batch"):
-        setattr(steps, name, getattr(steps, name).fn)
+    for name, value in vars(steps).copy().items():
+        if isinstance(value, Task):  # every task of the steps, whatever their names
+            setattr(steps, name, value.fn)
     flow_module.get_run_logger = lambda: logging.getLogger("flows.sync")  # type: ignore[assignment]
     if batch := os.environ.get(ORDERS_PER_BATCH_ENV):
         # Loudly: a renamed constant would otherwise leave the test's batches silently large.

@@ -164,3 +164,41 @@ def test_no_values_no_call(make_client: MakeClient, org: OrgAdmin) -> None:
     found = OrgIndex(client).lookup("Account", FIELDS, KEY, [])
     assert found.empty and list(found.columns) == FIELDS
     assert org.counters() == {}
+
+
+def test_the_keyless_read_is_kept_for_the_run_and_sees_what_others_change(
+    make_client: MakeClient, org: OrgAdmin, orgdb: OrgDB, tag: str
+) -> None:
+    client = make_client()
+    name = f"{tag} Keyless Co"
+    assert client.upsert("Account", KEY, pd.DataFrame({KEY: [f"{tag}-tmp"], "Name": [name]}))["success"].all()
+    (made,) = orgdb.query(format_soql(f"SELECT Id FROM Account WHERE {KEY} = {{}}", f"{tag}-tmp"))
+    orgdb.update("Account", made["Id"], {KEY: None})  # a CSR's Account: no key of ours
+    clock = Clock()
+    index = OrgIndex(client, "005000000000000AAA", clock=clock)  # anyone else's writes count as a CSR's
+    keyless = orgdb.query(f"SELECT Id FROM Account WHERE {KEY} = null")
+    pages = max(1, math.ceil(len(keyless) / ROWS_PER_CALL))
+    org.reset_counters()
+    first = index.keyless("Account", FIELDS, KEY, cheaper_than=pages + 5)
+    assert first is not None and name in set(first["Name"]) and org.count("GET", "/query") == pages
+    org.reset_counters()
+    again = index.keyless("Account", ["Id", "Name"], KEY, cheaper_than=1)
+    assert again is not None and list(again.columns) == ["Id", "Name"] and org.counters() == {}
+
+    # Stamped with a key by someone else: after the refresh, no longer keyless.
+    assert client.update("Account", pd.DataFrame({"Id": [made["Id"]], KEY: [f"{tag}-stamped"]}))["success"].all()
+    clock.advance()
+    org.reset_counters()
+    later = index.keyless("Account", FIELDS, KEY, cheaper_than=1)
+    assert later is not None and name not in set(later["Name"])
+    # One statement for what changed (its pages follow as ``query/{locator}``: the session org's
+    # other tests change many Accounts), no whole read again.
+    assert org.count("GET", "/query") - org.count("GET", "/query/") == 1
+
+
+def test_a_keyless_read_dearer_than_probing_is_not_asked_for_again(tag: str) -> None:
+    crm = _BigOrg()
+    index = OrgIndex(crm)  # type: ignore[arg-type]
+    assert index.keyless("Account", FIELDS, KEY, cheaper_than=3) is None
+    assert index.keyless("Account", FIELDS, KEY, cheaper_than=10) is None
+    assert len(crm.sized) == 1  # 25 pages: the first told the total once

@@ -1,0 +1,116 @@
+"""Payloads held on disk until the end of a window, so that each object is written once per window.
+
+A window is transformed in batches (memory stays that of one batch), but each batch written on
+its own would pay its own Bulk API 2.0 job per object, its own adoption updates and so on: a
+100k-order backfill in ten batches sent 31 Bulk jobs where 5 do. :class:`PayloadSpool` keeps
+each batch's planned rows per sObject (pickled frames appended to a temporary file: a few bytes
+a row, none of them in memory) and gives them back together when the window is written.
+
+:func:`merge_rows` makes one row of a key planned by several batches (a company buying in more
+than one batch) the way writing the batches one after the other would have left the record:
+create-only values from the batch that planned the record first (it would have created it);
+each group of values with a source moment from the batch with the freshest moment for it
+among those that send values for it (the later batch on a tie: a row with none leaves the
+group as it is, as its write would have); any other value from the last batch that has one.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections.abc import Iterator
+from typing import IO
+
+import pandas as pd
+
+from transforms.mapping import ObjectMap
+
+#: The column of a spooled row saying whether the record existed when the row was planned.
+EXISTS = "_exists"
+#: The column numbering the batches, in the order they were spooled.
+BATCH = "_batch"
+
+
+class PayloadSpool:
+    """Per sObject, the frames :meth:`add` was given, in order, on temporary files."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, IO[bytes]] = {}
+        self._batches = 0
+        self._rows: dict[str, int] = {}
+
+    def add(self, sobject: str, frame: pd.DataFrame) -> None:
+        """Keep ``frame`` (its rows, columns and dtypes) for :meth:`frames`."""
+        if frame.empty:
+            return
+        file = self._files.get(sobject)
+        if file is None:
+            file = self._files[sobject] = tempfile.TemporaryFile(prefix=f"ats-spool-{sobject}-")  # noqa: SIM115
+        self._batches += 1
+        frame = frame.assign(**{BATCH: self._batches})
+        pickle.dump(frame, file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._rows[sobject] = self._rows.get(sobject, 0) + len(frame)
+
+    def rows(self, sobject: str) -> int:
+        """Rows kept for ``sobject``."""
+        return self._rows.get(sobject, 0)
+
+    def frames(self, sobject: str) -> Iterator[pd.DataFrame]:
+        """The frames kept for ``sobject``, in the order they were added."""
+        file = self._files.get(sobject)
+        if file is None:
+            return
+        file.seek(0)
+        while True:
+            try:
+                yield pickle.load(file)  # noqa: S301 (our own temporary file)
+            except EOFError:
+                return
+
+    def take(self, sobject: str) -> pd.DataFrame:
+        """Every row kept for ``sobject``, as one frame (empty when none), and forget them."""
+        frames = list(self.frames(sobject))
+        self.discard(sobject)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def discard(self, sobject: str) -> None:
+        """Forget the rows of ``sobject`` (its file is deleted)."""
+        file = self._files.pop(sobject, None)
+        if file is not None:
+            file.close()
+        self._rows.pop(sobject, None)
+
+    def close(self) -> None:
+        """Delete every file."""
+        for sobject in list(self._files):
+            self.discard(sobject)
+
+
+def merge_rows(frame: pd.DataFrame, objmap: ObjectMap) -> pd.DataFrame:
+    """One row per key of spooled rows (module docstring), given in :data:`BATCH` order.
+
+    The moment columns (:attr:`ObjectMap.moment_columns`) of a merged row hold the moment of the
+    values it took for each group.
+    """
+    key = objmap.external_id
+    repeated = frame[key].duplicated(keep=False)
+    if not repeated.any():
+        return frame
+    rows = frame[repeated]
+    groups = rows.groupby(key, sort=False)
+    create_only = [c for c in objmap.payload_columns(creating=True) if c not in objmap.payload_columns(creating=False)]
+    pieces = [groups[[c for c in [*create_only, EXISTS] if c in rows.columns]].first()]
+    taken = {key, *pieces[0].columns}
+    for group in objmap.moment_columns:
+        if group not in rows.columns:
+            continue
+        columns = [f.target for f in objmap.fields if f.moment == group and f.target in rows.columns]
+        # A row with no value in the group sends nothing for it (the record keeps what it has):
+        # it never wins over one that has values; among those, the freshest moment, then the latest batch.
+        ranked = rows.assign(_given=rows[columns].notna().any(axis=1))
+        ranked = ranked.sort_values(["_given", group, BATCH], na_position="first", kind="stable")
+        pieces.append(ranked.groupby(key).tail(1).set_index(key)[[*columns, group]])
+        taken.update([*columns, group])
+    pieces.append(groups[[c for c in rows.columns if c not in taken]].last())
+    merged = pd.concat(pieces, axis=1).rename_axis(key).reset_index()[list(frame.columns)]
+    return pd.concat([frame[~repeated], merged], ignore_index=True)

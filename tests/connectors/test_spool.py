@@ -1,0 +1,79 @@
+"""The spool gives back what batches planned, and merges a key planned twice as writing the
+batches one after the other would have left the record."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from connectors.spool import BATCH, EXISTS, PayloadSpool, merge_rows
+from transforms.mapping import MAPPING
+
+KEY = "BigCommerce_Account_Key__c"
+
+
+def _at(text: str | None) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC") if text else pd.NaT
+
+
+def _account(key: str, name: str | None, phone: str | None, phone_at: str | None, street: str | None,
+             address_at: str | None, exists: bool = False) -> dict:  # fmt: skip
+    status = None if exists else "None"  # a create-only value, planned for a new record only
+    return {KEY: key, "Name": name, "Phone": phone, "BillingStreet": street, "Repair_Account_Status__c": status,
+            "phone_at": _at(phone_at), "address_at": _at(address_at), EXISTS: exists}  # fmt: skip
+
+
+def test_spool_keeps_frames_in_order_and_forgets_them_once_taken() -> None:
+    spool = PayloadSpool()
+    spool.add("Account", pd.DataFrame([_account("co:a", "A", None, None, None, None)]))
+    spool.add("Account", pd.DataFrame())  # nothing to keep
+    spool.add("Account", pd.DataFrame([_account("co:b", "B", None, None, None, None)]))
+    assert spool.rows("Account") == 2
+    taken = spool.take("Account")
+    assert taken[KEY].tolist() == ["co:a", "co:b"] and taken[BATCH].tolist() == [1, 2]
+    assert spool.rows("Account") == 0 and spool.take("Account").empty
+    spool.close()
+
+
+def test_a_key_planned_by_two_batches_keeps_its_first_creation_and_its_freshest_groups() -> None:
+    spool = PayloadSpool()
+    first = _account("co:a", "Acme, Inc.", "555-1", "2026-01-05", "1 Old Rd", "2026-01-01")
+    other = _account("co:b", "Beta", "555-9", "2026-01-01", None, None)
+    second = _account("co:a", "ACME", "555-0", "2026-01-02", "2 New Rd", "2026-02-01")
+    spool.add("Account", pd.DataFrame([first, other]))
+    spool.add("Account", pd.DataFrame([second]))
+    merged = merge_rows(spool.take("Account"), MAPPING.account).set_index(KEY)
+    assert len(merged) == 2
+    row = merged.loc["co:a"]
+    # The first batch would have created it: its name. The fresher phone is the first's, the
+    # fresher address the second's.
+    assert (row["Name"], row["Phone"], row["BillingStreet"]) == ("Acme, Inc.", "555-1", "2 New Rd")
+    assert (row["phone_at"], row["address_at"]) == (_at("2026-01-05"), _at("2026-02-01"))
+    assert merged.loc["co:b", "Name"] == "Beta"
+
+
+def test_a_group_without_a_moment_loses_to_one_with_a_moment() -> None:
+    frame = pd.DataFrame([_account("co:a", None, "555-1", "2026-01-05", None, None, exists=True),
+                          _account("co:a", None, None, None, "9 Elm", "2026-01-03", exists=True)])  # fmt: skip
+    frame[BATCH] = [1, 2]
+    (row,) = merge_rows(frame, MAPPING.account).to_dict("records")
+    assert (row["Phone"], row["BillingStreet"], row[EXISTS]) == ("555-1", "9 Elm", True)
+
+
+def test_unique_keys_pass_through_untouched() -> None:
+    frame = pd.DataFrame([_account("co:a", "A", None, None, None, None), _account("co:b", "B", None, None, None, None)])
+    frame[BATCH] = [1, 1]
+    assert merge_rows(frame, MAPPING.account) is frame
+
+
+def test_a_later_row_sending_nothing_for_a_group_leaves_it_as_the_earlier_one_set_it() -> None:
+    # A new guest-only Account gets the default group without a moment; a later batch, to which
+    # the Account already exists, sends no group at all: the default stays, as sequential writes leave it.
+    frame = pd.DataFrame(
+        [
+            {KEY: "co:a", "eCommerce_Customer_Group__c": "0", "customer_group_at": pd.NaT, EXISTS: False},
+            {KEY: "co:a", "eCommerce_Customer_Group__c": None, "customer_group_at": pd.NaT, EXISTS: True},
+        ]
+    )
+    frame[BATCH] = [1, 2]
+    (row,) = merge_rows(frame, MAPPING.account).to_dict("records")
+    assert (row["eCommerce_Customer_Group__c"], row[EXISTS]) == ("0", False)
