@@ -8,8 +8,11 @@ batches (thousands of records), never one task per record.
 
 from __future__ import annotations
 
+import contextvars
 import pickle
+import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -175,23 +178,48 @@ def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True
     (fetched by id: one call per page of ids). Dead-lettered records being retried join the
     window's.
     """
-    # The first order page is asked for first: the orders' read-ahead then runs while the
-    # customers are read (both streams' requests overlap the other's waits and our parsing).
-    pages = iter(res.store.orders(windows["orders"]) if "orders" in windows else ())
-    page = next(pages, None)
     window = _WindowCustomers()
-    if "customers" in windows:
-        window.add(retried_records(res, "customers") if retry else [])
-        for customer_page in res.store.customers(windows["customers"]):
-            window.add(customer_page)
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="customers") as pool:
+        # The customers are read in a thread while the orders' pages arrive here: the two
+        # streams' requests overlap each other's waits and our parsing. A batch is cut only once
+        # every window customer is in (else its orders' customers would be fetched by id again).
+        context = contextvars.copy_context()  # the thread's logs belong to this run
+        customers = pool.submit(context.run, _read_window_customers, res, windows, retry, window, stop)
+        try:
+            yield from _order_batches(res, windows, retry, window, customers)
+        finally:
+            stop.set()  # a consumer that stops early stops the customers' reading too
+
+
+def _read_window_customers(
+    res: Resources, windows: dict[Entity, Window], retry: bool, window: _WindowCustomers, stop: threading.Event
+) -> None:
+    """Fill ``window`` with the window's customer records (and the dead-lettered ones retried)."""
+    if "customers" not in windows:
+        return
+    window.add(retried_records(res, "customers") if retry else [])
+    for customer_page in res.store.customers(windows["customers"]):
+        window.add(customer_page)
+        if stop.is_set():
+            return
+
+
+def _order_batches(
+    res: Resources, windows: dict[Entity, Window], retry: bool, window: _WindowCustomers, customers: Future[None]
+) -> Iterator[Batch]:
+    pages = iter(res.store.orders(windows["orders"]) if "orders" in windows else ())
     orders: list[dict] = retried_records(res, "orders") if retry and "orders" in windows else []
+    page = next(pages, None)
     sent_any = False
     while page is not None:
         orders.extend(page)
         page = next(pages, None)  # read ahead: a full batch is the last one if no page follows
         if len(orders) >= ORDERS_PER_BATCH and page is not None:
+            customers.result()  # raises what the customers' reading raised
             yield _batch(res, window, orders, last=False)
             sent_any, orders = True, []
+    customers.result()
     last = _batch(res, window, orders, last=True)
     if last.orders or last.customers or not sent_any:
         yield last

@@ -8,6 +8,7 @@ window does not hold it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -86,3 +87,40 @@ def test_a_window_that_fills_its_batches_exactly_has_no_extra_batch(monkeypatch:
     store = FakeStore([{"id": 1}, {"id": 2}], [{"id": 10, "customer_id": 1}, {"id": 11, "customer_id": 1}])
     cut = _cut(store, 2, monkeypatch)  # one batch exactly: customer 2 (no order) goes with it, the last
     assert [(_ids(b.orders), _ids(b.customers)) for b in cut] == [([10, 11], [1, 2])]
+
+
+class _Handshake(FakeStore):
+    """The customers' stream gives its last page only once every order page has been read: read
+    one after the other, the streams would wait on each other forever."""
+
+    def __init__(self, customers: list[dict], orders: list[dict]) -> None:
+        super().__init__(customers, orders)
+        self.orders_read = threading.Event()
+
+    def customers(self, window: Window) -> Iterator[list[dict]]:
+        pages = list(self._pages(self._customers))
+        yield from pages[:-1]
+        assert self.orders_read.wait(timeout=10), "the orders were not read while the customers were"
+        yield pages[-1]
+
+    def orders(self, window: Window) -> Iterator[list[dict]]:
+        yield from self._pages(self._orders)
+        self.orders_read.set()
+
+
+def test_the_two_streams_are_read_at_the_same_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    customers = [{"id": i} for i in (1, 2, 3)]
+    orders = [{"id": 10 + i, "customer_id": 1 + i % 3} for i in range(5)]
+    (batch,) = _cut(_Handshake(customers, orders), 100, monkeypatch)
+    assert _ids(batch.customers) == [1, 2, 3] and _ids(batch.orders) == [10, 11, 12, 13, 14]
+
+
+class _Broken(FakeStore):
+    def customers(self, window: Window) -> Iterator[list[dict]]:
+        yield [{"id": 1}]
+        raise RuntimeError("the store said no")
+
+
+def test_an_error_reading_the_customers_is_raised_before_any_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(RuntimeError, match="the store said no"):
+        _cut(_Broken([], [{"id": 10, "customer_id": 1}]), 100, monkeypatch)
