@@ -9,10 +9,14 @@ its results read; nothing is submitted twice. Per job, exactly:
 1. ``POST jobs/ingest`` — create (``bulk_create``), after the API budget check;
 2. ``PUT jobs/ingest/{id}/batches`` — upload the CSV (``bulk_upload``);
 3. ``PATCH jobs/ingest/{id}`` ``UploadComplete`` — close (``bulk_close``);
-4. ``GET jobs/ingest/{id}`` until ``JobComplete`` — poll (``bulk_poll``), first after
-   ``bulk_poll_seconds`` (0.5 s: a small job is often done by then), then at doubling intervals
-   (at most 30 s: a slow job costs a poll more than a fixed interval's, not one per second), for at most
-   ``bulk_timeout_seconds`` (then the job is aborted and :class:`BulkJobError` raised);
+4. ``GET jobs/ingest/{id}`` until ``JobComplete`` — poll (``bulk_poll``), for at most
+   ``bulk_timeout_seconds`` (then the job is aborted and :class:`BulkJobError` raised). When
+   to poll is paced by what the org has shown (:class:`Pace`): the first poll comes when the
+   job should be done at the rows-per-second the client's earlier jobs were processed at
+   (their ``totalProcessingTime``), or after ``bulk_poll_seconds`` (0.5 s) before any job has
+   finished; a job still in progress that reports ``numberRecordsProcessed`` is polled again
+   when its own rate says it will be done; otherwise the interval doubles (at most 30 s: a slow
+   job costs a poll more than a fixed interval's, not one per second);
 5. ``GET …/successfulResults`` and, when the job info counts failed records
    (``numberRecordsFailed``), ``GET …/failedResults`` (``bulk_results``, one or two calls).
 
@@ -29,6 +33,7 @@ import io
 import logging
 import time
 from collections.abc import Iterator, MutableSequence, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from connectors.salesforce.errors import BulkJobError, SalesforceCallError
@@ -54,20 +59,23 @@ def csv_text(*rows: Sequence[str]) -> str:
     return out.getvalue()
 
 
-def split_by_size(payload: Payload, positions: Sequence[int], max_bytes: int = MAX_JOB_BYTES) -> Iterator[str]:
-    """CSV documents of at most ``max_bytes`` each (header repeated), covering ``positions`` in order."""
+def split_by_size(
+    payload: Payload, positions: Sequence[int], max_bytes: int = MAX_JOB_BYTES
+) -> Iterator[tuple[str, int]]:
+    """CSV documents of at most ``max_bytes`` each (header repeated), covering ``positions`` in
+    order, each with the number of records it holds."""
     header = csv_text(payload.columns)
     size, lines = len(header.encode()), [header]
     for i in positions:
         line = csv_text(payload.csv_row(i))
         length = len(line.encode())
         if len(lines) > 1 and size + length > max_bytes:
-            yield "".join(lines)
+            yield "".join(lines), len(lines) - 1
             size, lines = len(header.encode()), [header]
         lines.append(line)
         size += length
     if len(lines) > 1:
-        yield "".join(lines)
+        yield "".join(lines), len(lines) - 1
 
 
 def send(
@@ -78,9 +86,9 @@ def send(
     by_key = {payload.key_text(i): i for i in positions}
     done: set[int] = set()
     external_id = payload.key_field if operation == "upsert" else None
-    for document in split_by_size(payload, positions):
+    for document, rows in split_by_size(payload, positions):
         client.check_budget()
-        successful, failed = run_job(client, operation, payload.sobject, external_id, document)
+        successful, failed = run_job(client, operation, payload.sobject, external_id, document, rows)
         for row in successful:
             i = by_key.get(row.get(payload.key_field, ""))
             if i is not None:
@@ -97,9 +105,11 @@ def send(
 
 
 def run_job(
-    client: SalesforceClient, operation: str, sobject: str, external_id_field: str | None, document: str
-) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """Create, upload, close, wait for and read one ingest job: (successful rows, failed rows)."""
+    client: SalesforceClient, operation: str, sobject: str, external_id_field: str | None, document: str,
+    rows: int = 0,
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:  # fmt: skip
+    """Create, upload, close, wait for and read one ingest job of ``rows`` records: (successful
+    rows, failed rows)."""
     spec: dict[str, Any] = {
         "object": sobject,
         "operation": operation,
@@ -114,7 +124,7 @@ def run_job(
     log.info("Bulk API 2.0 job %s: %s of %s records (%d bytes)", job_id, operation, sobject, len(document.encode()))
     upload_data(client, job_id, document)
     close_job(client, job_id)
-    info = wait_for_job(client, job_id)
+    info = wait_for_job(client, job_id, rows)
     if info.get("state") != "JobComplete":
         raise BulkJobError(job_id, str(info.get("state")).lower(), str(info.get("errorMessage") or "no reason given"))
     successful = read_results(client, job_id, "successfulResults")
@@ -156,22 +166,69 @@ def close_job(client: SalesforceClient, job_id: str) -> None:
             raise
 
 
-def wait_for_job(client: SalesforceClient, job_id: str) -> dict[str, Any]:
-    """Poll until the job is final; its last info. Aborts it and raises after the timeout."""
+@dataclass
+class Pace:
+    """How fast the org has processed this client's Bulk jobs, to poll when a job should be done.
+
+    A poll too early costs a call; one too late, the time in between. Salesforce tells neither
+    a job's length nor its queue, but its job info says how long finished jobs took
+    (``totalProcessingTime``) and how far a running one is (``numberRecordsProcessed``).
+    """
+
+    rows: int = 0
+    seconds: float = 0.0
+    #: Polls come a little after the expected end (rates vary), never sooner than this.
+    margin: float = 1.15
+    shortest: float = 0.1
+
+    def learn(self, rows: int, info: dict[str, Any]) -> None:
+        """Count a finished job of ``rows`` rows."""
+        ms = _number(info, "totalProcessingTime")
+        if rows > 0 and ms > 0:
+            self.rows, self.seconds = self.rows + rows, self.seconds + ms / 1000
+
+    def first(self, rows: int, default: float) -> float:
+        """Seconds from closing a job of ``rows`` rows to its first poll."""
+        if not self.rows or rows <= 0:
+            return default
+        return min(MAX_POLL_SECONDS, max(self.shortest, rows * self.seconds / self.rows * self.margin))
+
+    def next(self, rows: int, info: dict[str, Any], waited: float, interval: float, ceiling: float) -> float:
+        """Seconds to the next poll of a job still running after ``waited`` seconds (last interval ``interval``)."""
+        done = _number(info, "numberRecordsProcessed")
+        if 0 < done < rows and waited > 0:
+            left = (rows - done) * waited / done
+            return min(ceiling, max(self.shortest, left * self.margin))
+        return min(interval * 2, ceiling)
+
+
+def _number(info: dict[str, Any], name: str) -> float:
+    try:
+        return float(info.get(name) or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def wait_for_job(client: SalesforceClient, job_id: str, rows: int = 0) -> dict[str, Any]:
+    """Poll until the job of ``rows`` rows is final; its last info. Aborts it and raises after the timeout."""
     settings = client.settings
-    deadline = time.monotonic() + settings.bulk_timeout_seconds
-    interval = settings.bulk_poll_seconds
+    pace: Pace = client.bulk_pace
+    closed = time.monotonic()
+    deadline = closed + settings.bulk_timeout_seconds
+    ceiling = max(settings.bulk_poll_seconds, MAX_POLL_SECONDS)
+    interval = pace.first(rows, settings.bulk_poll_seconds)
     while True:
         client.sleep(interval)
         info = client.rest("bulk_poll", f"jobs/ingest/{job_id}")
         if info.get("state") in FINAL_STATES:
+            pace.learn(rows, info)
             return dict(info)
         if time.monotonic() >= deadline:
             abort_job(client, job_id)
             raise BulkJobError(
                 job_id, "timed out", f"still {info.get('state')} after {settings.bulk_timeout_seconds:.0f} s; aborted"
             )
-        interval = min(interval * 2, max(settings.bulk_poll_seconds, MAX_POLL_SECONDS))
+        interval = pace.next(rows, info, time.monotonic() - closed, interval, ceiling)
 
 
 def abort_job(client: SalesforceClient, job_id: str) -> None:

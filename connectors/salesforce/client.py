@@ -42,7 +42,7 @@ from simple_salesforce.exceptions import (
 )
 
 from connectors.http import make_session
-from connectors.salesforce import auth, writes
+from connectors.salesforce import auth, bulk, writes
 from connectors.salesforce.errors import (
     ApiBudgetExhausted,
     AuthenticationError,
@@ -109,6 +109,7 @@ class SalesforceClient:
         self._usage: tuple[int, int] | None = None
         self._refused = False  # the org answered REQUEST_LIMIT_EXCEEDED
         self._describes: dict[str, dict[str, Any]] = {}
+        self.bulk_pace = bulk.Pace()  # how fast the org has processed our Bulk jobs (when to poll)
         password, token = settings.password.get_secret_value(), settings.security_token.get_secret_value()
         self.redact = Redactor([password, token, password + token, settings.consumer_secret.get_secret_value()])
 

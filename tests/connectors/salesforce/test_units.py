@@ -8,6 +8,7 @@ import math
 import pickle
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote_plus
 
 import jwt
@@ -26,7 +27,7 @@ from simple_salesforce.exceptions import (
 from connectors.base import CrmSink
 from connectors.salesforce import CLEAR, SalesforceCallError, SalesforceClient, in_queries
 from connectors.salesforce.auth import jwt_assertion, jwt_audience
-from connectors.salesforce.bulk import close_job, csv_text, split_by_size, upload_data
+from connectors.salesforce.bulk import Pace, close_job, csv_text, split_by_size, upload_data, wait_for_job
 from connectors.salesforce.errors import Redactor
 from connectors.salesforce.query import flatten, records_frame, select_columns
 from connectors.salesforce.results import from_bulk_error, from_save_result, to_frame
@@ -115,8 +116,9 @@ def test_bulk_documents_split_by_size_with_the_header_repeated() -> None:
     payload = Payload("Account", frame, "K")
     documents = list(split_by_size(payload, range(10), max_bytes=100))
     assert len(documents) > 1
-    assert all(d.startswith("K,V\n") and len(d.encode()) <= 100 for d in documents)
-    assert sum(d.count("\n") - 1 for d in documents) == 10
+    assert all(d.startswith("K,V\n") and len(d.encode()) <= 100 for d, _ in documents)
+    assert all(d.count("\n") - 1 == rows for d, rows in documents)
+    assert sum(rows for _, rows in documents) == 10
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -283,3 +285,52 @@ def test_the_client_is_the_crm_sink_of_connectors_base() -> None:
             ), name
     assert sink.api_calls() == {} and sink.api_usage() is None  # nothing sent before the first call
     client.close()
+
+
+# -- Bulk poll pacing -----------------------------------------------------------------------------
+
+
+def test_pace_polls_a_job_when_earlier_jobs_say_it_will_be_done() -> None:
+    pace = Pace()
+    assert pace.first(5000, default=0.5) == 0.5  # nothing learnt yet
+    pace.learn(10_000, {"totalProcessingTime": 2000})  # 5,000 rows a second
+    assert pace.first(5000, default=0.5) == pytest.approx(1.0 * pace.margin)
+    assert pace.first(10, default=0.5) == pace.shortest  # never a busy loop
+    pace.learn(0, {"totalProcessingTime": 900})  # an empty job teaches nothing
+    pace.learn(100, {})  # nor one whose info lacks the time
+    assert pace.first(5000, default=0.5) == pytest.approx(1.0 * pace.margin)
+
+
+def test_pace_follows_a_running_jobs_own_progress_else_doubles() -> None:
+    pace = Pace()
+    # A quarter done after 2 s: three quarters to go, 6 s at that rate.
+    assert pace.next(1000, {"numberRecordsProcessed": 250}, 2.0, 0.5, 30.0) == pytest.approx(6.0 * pace.margin)
+    assert pace.next(1000, {"numberRecordsProcessed": 0}, 2.0, 0.5, 30.0) == 1.0
+    assert pace.next(1000, {"numberRecordsProcessed": 1}, 100.0, 0.5, 30.0) == 30.0  # the ceiling
+
+
+class _PolledClient:
+    """The parts of a client :func:`wait_for_job` uses; the job is done after ``done_after`` seconds."""
+
+    def __init__(self, done_after: float) -> None:
+        self.settings = SimpleNamespace(bulk_poll_seconds=0.5, bulk_timeout_seconds=3600)
+        self.bulk_pace = Pace()
+        self.clock, self.done_after, self.polls = 0.0, done_after, 0
+
+    def sleep(self, seconds: float) -> None:
+        self.clock += seconds
+
+    def rest(self, kind: str, path: str) -> dict:
+        self.polls += 1
+        if self.clock >= self.done_after:
+            return {"state": "JobComplete", "totalProcessingTime": int(self.done_after * 1000)}
+        return {"state": "InProgress", "numberRecordsProcessed": 0}
+
+
+def test_a_second_job_is_polled_once_when_the_first_taught_its_pace() -> None:
+    client = _PolledClient(done_after=2.0)
+    wait_for_job(client, "750A", rows=4000)  # type: ignore[arg-type]
+    assert client.polls == 3  # 0.5 s, 1.5 s, 3.5 s: doubling, knowing nothing
+    client.clock, client.polls, client.done_after = 0.0, 0, 1.0
+    wait_for_job(client, "750B", rows=2000)  # type: ignore[arg-type]
+    assert client.polls == 1 and client.clock == pytest.approx(1.0 * client.bulk_pace.margin)
