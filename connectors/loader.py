@@ -50,7 +50,7 @@ import pandas as pd
 
 from connectors.base import CrmSink
 from connectors.org_index import OrgIndex
-from connectors.spool import EXISTS, PayloadSpool, merge_rows
+from connectors.spool import EXISTS, PayloadSpool
 from state import FailedRecord, StateStore, payload_hash
 from state.ledger import Moments
 from state.timeutil import iso, parse_iso
@@ -58,6 +58,11 @@ from transforms.holdback import held_rows
 from transforms.mapping import ObjectMap
 from transforms.payloads import is_new, ledger_view, payload_frame
 from transforms.people import FRESHEST, moment_column
+
+#: Spooled rows of one object written together (:meth:`Loader.flush`): one Bulk job each. The
+#: rows of one write are in memory at once, several times over (frames, payload, CSV, results):
+#: a few KB a row. Fewer rows than this go as one write, more as even parts.
+ROWS_PER_WRITE = 50_000
 
 #: The field of a load dead letter's payload holding the source moments of its values, per group
 #: (``{moment column: ISO 8601}``); not a Salesforce field, so :meth:`Loader.retry_payloads` takes
@@ -217,7 +222,8 @@ class Loader:
             report.created, report.updated = int(new.sum()), int((~new).sum())
             return report
         if self.spool is not None:
-            self.spool.add(objmap.sobject, _with_moments(send, objmap, moments).assign(**{EXISTS: ~new.to_numpy()}))
+            planned = _with_moments(send, objmap, moments).assign(**{EXISTS: ~new.to_numpy()})
+            self.spool.add(objmap.sobject, planned, objmap.external_id)
             self._planned_new.setdefault(objmap.sobject, set()).update(send.loc[new, objmap.external_id])
             return report
         return self._send(send, objmap, hashes, moments, report)
@@ -227,26 +233,38 @@ class Loader:
     ) -> tuple[LoadReport, pd.DataFrame]:
         """Write the rows of ``objmap`` spooled by :meth:`load` (module docstring), except those
         ``held`` names (sObject → keys of refused adoptions) and their children; returns the
-        report and the payloads held back."""
+        report and the payloads held back. One write (a Bulk job above the threshold) per
+        :data:`ROWS_PER_WRITE` rows."""
         report = LoadReport(objmap.sobject)
-        frame = self.spool.take(objmap.sobject) if self.spool is not None else pd.DataFrame()
         self._planned_new.pop(objmap.sobject, None)
+        if self.spool is None:
+            return report, pd.DataFrame()
+        held_back = []
+        for frame in self.spool.slices(objmap, ROWS_PER_WRITE):
+            back = held_rows(frame, objmap, held or {})
+            if back.any():
+                held_back.append(frame[back])
+                frame = frame[~back]
+            self._write_spooled(frame, objmap, report)
+        return report, pd.concat(held_back, ignore_index=True) if held_back else pd.DataFrame()
+
+    def _write_spooled(self, frame: pd.DataFrame, objmap: ObjectMap, report: LoadReport) -> None:
+        """Steps 3-6 for spooled rows (one per key), the report counting what they did."""
         if frame.empty:
-            return report, frame
-        frame = merge_rows(frame, objmap)
-        back = held_rows(frame, objmap, held or {})
-        held_back, frame = frame[back], frame[~back]
+            return
         ext = objmap.external_id
         moments = _frame_moments(frame, objmap, key=ext)
         recorded = self.state.source_moments(objmap.sobject, moments) if moments else {}
         existing = set(frame.loc[frame[EXISTS].astype(bool), ext])
         columns = [c for c in objmap.payload_columns(creating=True) if c in frame.columns]
         payloads, stale = self._without_stale(frame[columns], objmap, moments, recorded, existing)
+        del frame  # the slice's payloads are all that is needed from here on
         hashes = self._hashes(payloads, objmap)
         unchanged = self.state.unchanged(objmap.sobject, hashes)
-        send = payloads[~payloads[ext].isin([*unchanged, *stale])]
-        report.unchanged = len(payloads) - len(send)
-        return self._send(send.reset_index(drop=True), objmap, hashes, moments, report), held_back
+        if unchanged or stale:
+            payloads = payloads[~payloads[ext].isin([*unchanged, *stale])]
+            report.unchanged += len(hashes) - len(payloads)
+        self._send(payloads.reset_index(drop=True), objmap, hashes, moments, report)
 
     def retry_payloads(self, objmap: ObjectMap) -> LoadReport:
         """Send again the payloads dead-lettered at load by earlier runs, without the groups of

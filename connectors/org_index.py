@@ -11,15 +11,16 @@ It keeps what a full read brought for the rest of the run, so the later batches 
 ask again for nothing but what changed.
 
 What changed is read before a later use of a kept read more than :data:`FRESH_FOR` old, in
-one query: records modified since the last read by anyone but the integration user
-(``LastModifiedById``). The integration user's own writes are not read back: the state store's
-ledger holds them, and callers must look there too (:func:`connectors.lookups.read_existing`
-adds the ledger's Accounts; the loader asks the ledger first). So a CSR's edit made during a
-run is seen as an ``IN`` list sent at most :data:`FRESH_FOR` earlier would see it (the race an
-``IN`` list has between its query and the load that follows it, a little wider). A record
-deleted during the run stays in the kept read (a plain query does not return deleted records);
-an ``IN`` list sent just before the deletion has the same blind spot, and the upsert by
-external id that follows cannot create a duplicate.
+one query per object for all its kept reads: records modified since the oldest of them by
+anyone but the integration user (``LastModifiedById``). The integration user's own writes are
+not read back: the state store's ledger holds them, and callers must look there too
+(:func:`connectors.lookups.read_existing` adds the ledger's Accounts and those the run plans to
+create; the loader asks the ledger first, and counts the run's adoptions as existing). So a
+CSR's edit made during a run is seen as an ``IN`` list sent at most :data:`FRESH_FOR` earlier
+would see it (the race an ``IN`` list has between its query and the load that follows it, a
+little wider). A record deleted during the run stays in the kept read (a plain query does not
+return deleted records); an ``IN`` list sent just before the deletion has the same blind spot,
+and the upsert by external id that follows cannot create a duplicate.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class OrgIndex:
             return pd.DataFrame(columns=fields)
         kept = self._kept.get((sobject, key))
         if kept is not None and set(fields) <= set(kept.fields):
-            self._refresh(sobject, key, kept)
+            self._refresh(sobject)
             return self._select(kept, fields, values)
         template = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {key} IN {{values}}"  # noqa: S608 (mapping names)
         probes = len(in_queries(template, values))
@@ -99,7 +100,7 @@ class OrgIndex:
         refreshed like the others), so that each batch of a backfill does not read it again."""
         kept = self._keyless.get((sobject, key))
         if kept is not None and set(fields) <= set(kept.fields):
-            self._refresh(sobject, key, kept)
+            self._refresh(sobject)
             return kept.frame[fields].reset_index(drop=True)
         known = self._keyless_calls.get((sobject, key))
         if known is not None and known - 1 >= cheaper_than:
@@ -130,25 +131,29 @@ class OrgIndex:
         self._kept[(sobject, key)] = kept
         return kept
 
-    def _refresh(self, sobject: str, key: str, kept: _Kept) -> None:
-        """Merge records changed since the last read (by anyone but the integration user)."""
+    def _refresh(self, sobject: str) -> None:
+        """Merge records changed since the last read (by anyone but the integration user) into
+        every kept read of ``sobject``: one query for them all, once the oldest is stale."""
+        kept = [(key, k) for (s, key), k in [*self._kept.items(), *self._keyless.items()] if s == sobject]
         read_at = self._clock()
-        if read_at - kept.read_at < FRESH_FOR:
+        oldest = min(k.read_at for _, k in kept)
+        if read_at - oldest < FRESH_FOR:
             return
-        soql = f"SELECT {', '.join(kept.fields)} FROM {sobject} WHERE SystemModstamp >= {{since:literal}}"  # noqa: S608
-        since = (kept.read_at - CLOCK_MARGIN).strftime("%Y-%m-%dT%H:%M:%SZ")
-        soql = format_soql(soql, since=since)
+        fields = list(dict.fromkeys(f for _, k in kept for f in k.fields))
+        soql = f"SELECT {', '.join(fields)} FROM {sobject} WHERE SystemModstamp >= {{since:literal}}"  # noqa: S608
+        soql = format_soql(soql, since=(oldest - CLOCK_MARGIN).strftime("%Y-%m-%dT%H:%M:%SZ"))
         if self.integration_user_id:
             soql += format_soql(" AND LastModifiedById != {}", self.integration_user_id)
-        changed = self.crm.query(soql).reindex(columns=kept.fields)
-        kept.read_at = read_at
-        if changed.empty:
-            return
-        rest = kept.frame[~kept.frame["Id"].isin(set(changed["Id"]))]
-        has_key = changed[key].notna() & (changed[key].astype(str) != "")
-        changed = changed[~has_key if kept.keyless else has_key]
-        kept.frame = pd.concat([rest, changed], ignore_index=True) if not rest.empty else changed.reset_index(drop=True)
-        _index(kept, key)
+        changed = self.crm.query(soql).reindex(columns=fields)
+        for key, one in kept:
+            one.read_at = read_at
+            if changed.empty:
+                continue
+            rest = one.frame[~one.frame["Id"].isin(set(changed["Id"]))]
+            has_key = changed[key].notna() & (changed[key].astype(str) != "")
+            mine = changed.loc[~has_key if one.keyless else has_key, one.fields]
+            one.frame = pd.concat([rest, mine], ignore_index=True) if not rest.empty else mine.reset_index(drop=True)
+            _index(one, key)
 
     @staticmethod
     def _select(kept: _Kept, fields: list[str], values: list[str]) -> pd.DataFrame:

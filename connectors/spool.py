@@ -16,6 +16,7 @@ group as it is, as its write would have); any other value from the last batch th
 
 from __future__ import annotations
 
+import math
 import pickle
 import tempfile
 from collections.abc import Iterator
@@ -38,9 +39,11 @@ class PayloadSpool:
         self._files: dict[str, IO[bytes]] = {}
         self._batches = 0
         self._rows: dict[str, int] = {}
+        self._keys: dict[str, set[object]] = {}  # per sObject, the keys kept (the frames' first column)
+        self._repeated: dict[str, set[object]] = {}  # ... and those kept more than once
 
-    def add(self, sobject: str, frame: pd.DataFrame) -> None:
-        """Keep ``frame`` (its rows, columns and dtypes) for :meth:`frames`."""
+    def add(self, sobject: str, frame: pd.DataFrame, key: str) -> None:
+        """Keep ``frame`` (its rows, columns and dtypes; ``key`` its key column) for :meth:`frames`."""
         if frame.empty:
             return
         file = self._files.get(sobject)
@@ -50,6 +53,10 @@ class PayloadSpool:
         frame = frame.assign(**{BATCH: self._batches})
         pickle.dump(frame, file, protocol=pickle.HIGHEST_PROTOCOL)
         self._rows[sobject] = self._rows.get(sobject, 0) + len(frame)
+        keys, repeated = self._keys.setdefault(sobject, set()), self._repeated.setdefault(sobject, set())
+        column = frame[key].tolist()
+        repeated.update(keys.intersection(column))
+        keys.update(column)
 
     def rows(self, sobject: str) -> int:
         """Rows kept for ``sobject``."""
@@ -67,11 +74,40 @@ class PayloadSpool:
             except EOFError:
                 return
 
-    def take(self, sobject: str) -> pd.DataFrame:
-        """Every row kept for ``sobject``, as one frame (empty when none), and forget them."""
-        frames = list(self.frames(sobject))
+    def slices(self, objmap: ObjectMap, most: int) -> Iterator[pd.DataFrame]:
+        """The rows kept for ``objmap``'s sObject, one per key (:func:`merge_rows`), in frames of
+        at most ``most`` rows as even as can be; then they are forgotten.
+
+        Memory holds one slice (and the rows of keys kept more than once, until merged), not
+        every row: a slice is written as one job.
+        """
+        sobject = objmap.sobject
+        total = len(self._keys.get(sobject, ()))
+        if not total:
+            self.discard(sobject)
+            return
+        size = math.ceil(total / math.ceil(total / most))
+        repeated = self._repeated.get(sobject, set())
+        again: list[pd.DataFrame] = []  # rows of repeated keys, merged at the end
+        pending: list[pd.DataFrame] = []
+        held = 0
+        for frame in self.frames(sobject):
+            twice = frame[objmap.external_id].isin(repeated) if repeated else None
+            if twice is not None and twice.any():
+                again.append(frame[twice])
+                frame = frame[~twice]
+            pending.append(frame)
+            held += len(frame)
+            while held >= size:
+                rows = pd.concat(pending, ignore_index=True)
+                yield rows.iloc[:size]
+                pending, held = [rows.iloc[size:]], len(rows) - size
+        if again:
+            pending.append(merge_rows(pd.concat(again, ignore_index=True), objmap))
+        rest = pd.concat(pending, ignore_index=True) if pending else pd.DataFrame()
         self.discard(sobject)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        for start in range(0, len(rest), size):
+            yield rest.iloc[start : start + size]
 
     def discard(self, sobject: str) -> None:
         """Forget the rows of ``sobject`` (its file is deleted)."""
@@ -79,6 +115,8 @@ class PayloadSpool:
         if file is not None:
             file.close()
         self._rows.pop(sobject, None)
+        self._keys.pop(sobject, None)
+        self._repeated.pop(sobject, None)
 
     def close(self) -> None:
         """Delete every file."""

@@ -1,9 +1,10 @@
 """One window of sync, batch by batch: the code path shared by the sync and backfill flows.
 
-For each batch of extracted pages: flatten, read what the org already holds, transform, stamp
-our keys on adopted records, then load Accounts, Contacts and Orders in that order (children
-name their parents by external id), keeping the ledger and dead letters. Tasks work on whole
-batches (thousands of records), never one task per record.
+For each batch of extracted pages: flatten, read what the org already holds, transform, and plan
+the loads of Accounts, Contacts and Orders (the loader spools what is to be sent). At the
+window's end, :func:`write_window` stamps our keys on adopted records and writes each object
+once, in that order (children name their parents by external id), keeping the ledger and dead
+letters. Tasks work on whole batches (thousands of records), never one task per record.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from transforms.pipeline import TransformResult, transform
 
 Entity = Literal["customers", "orders"]
 ENTITIES: tuple[Entity, ...] = ("customers", "orders")
-#: Orders transformed and loaded together. Each batch pays its own loads (a Bulk job per object
-#: above the threshold) and reads, and memory grows with it: a 10,000-order batch peaks about
-#: 330 MB above the interpreter's imports (``store-sync bench``).
+#: Orders transformed together. Memory grows with a batch (a 10,000-order batch peaked about 330 MB
+#: above the interpreter's imports, ``store-sync bench``); the writes do not: they are the
+#: window's (:func:`write_window`), so a batch costs only its reads of what changed in the org.
 ORDERS_PER_BATCH = 10_000
 
 
@@ -105,8 +106,17 @@ def retried_records(res: Resources, entity: Entity) -> list[dict]:
     Fetched again each run: a record fixed in the store, or one a newer pipeline accepts, then
     loads and its dead letter resolves.
     """
-    ids = [int(letter.external_id) for letter in res.state.open_dead_letters(entity, stage="transform")
-           if letter.external_id.isdigit()][:RETRIES_PER_RUN]  # fmt: skip
+    return fetch_retried(res, entity, retried_ids(res, entity))
+
+
+def retried_ids(res: Resources, entity: Entity) -> list[int]:
+    """The ids of the ``entity`` records earlier runs' transforms rejected (at most :data:`RETRIES_PER_RUN`)."""
+    return [int(letter.external_id) for letter in res.state.open_dead_letters(entity, stage="transform")
+            if letter.external_id.isdigit()][:RETRIES_PER_RUN]  # fmt: skip
+
+
+def fetch_retried(res: Resources, entity: Entity, ids: list[int]) -> list[dict]:
+    """The current store records of ``ids`` (one call per page of ids)."""
     if not ids:
         return []
     fetch = res.store.customers_by_id if entity == "customers" else res.store.orders_by_id
@@ -185,7 +195,9 @@ def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True
         # streams' requests overlap each other's waits and our parsing. A batch is cut only once
         # every window customer is in (else its orders' customers would be fetched by id again).
         context = contextvars.copy_context()  # the thread's logs belong to this run
-        customers = pool.submit(context.run, _read_window_customers, res, windows, retry, window, stop)
+        # The state store is read here, in the run's own thread; the thread only talks to the store.
+        retried = retried_ids(res, "customers") if retry and "customers" in windows else []
+        customers = pool.submit(context.run, _read_window_customers, res, windows, retried, window, stop)
         try:
             yield from _order_batches(res, windows, retry, window, customers)
         finally:
@@ -193,12 +205,12 @@ def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True
 
 
 def _read_window_customers(
-    res: Resources, windows: dict[Entity, Window], retry: bool, window: _WindowCustomers, stop: threading.Event
+    res: Resources, windows: dict[Entity, Window], retried: list[int], window: _WindowCustomers, stop: threading.Event
 ) -> None:
-    """Fill ``window`` with the window's customer records (and the dead-lettered ones retried)."""
+    """Fill ``window`` with the window's customer records (and those of the ``retried`` ids)."""
     if "customers" not in windows:
         return
-    window.add(retried_records(res, "customers") if retry else [])
+    window.add(fetch_retried(res, "customers", retried))
     for customer_page in res.store.customers(windows["customers"]):
         window.add(customer_page)
         if stop.is_set():

@@ -24,14 +24,27 @@ def _account(key: str, name: str | None, phone: str | None, phone_at: str | None
 
 def test_spool_keeps_frames_in_order_and_forgets_them_once_taken() -> None:
     spool = PayloadSpool()
-    spool.add("Account", pd.DataFrame([_account("co:a", "A", None, None, None, None)]))
-    spool.add("Account", pd.DataFrame())  # nothing to keep
-    spool.add("Account", pd.DataFrame([_account("co:b", "B", None, None, None, None)]))
+    spool.add("Account", pd.DataFrame([_account("co:a", "A", None, None, None, None)]), KEY)
+    spool.add("Account", pd.DataFrame(), KEY)  # nothing to keep
+    spool.add("Account", pd.DataFrame([_account("co:b", "B", None, None, None, None)]), KEY)
     assert spool.rows("Account") == 2
-    taken = spool.take("Account")
+    (taken,) = spool.slices(MAPPING.account, most=10)
     assert taken[KEY].tolist() == ["co:a", "co:b"] and taken[BATCH].tolist() == [1, 2]
-    assert spool.rows("Account") == 0 and spool.take("Account").empty
+    assert spool.rows("Account") == 0 and list(spool.slices(MAPPING.account, most=10)) == []
     spool.close()
+
+
+def test_slices_are_even_and_hold_each_key_once() -> None:
+    spool = PayloadSpool()
+    for batch in range(3):  # keys 0..4 in every batch, 5 new ones each time
+        keys = [f"co:{i}" for i in range(5)] + [f"co:{batch}-{i}" for i in range(5)]
+        spool.add("Account", pd.DataFrame([_account(k, k.upper(), None, None, None, None) for k in keys]), KEY)
+    slices = list(spool.slices(MAPPING.account, most=8))
+    assert [len(s) for s in slices] == [7, 7, 6]  # 20 keys, at most 8 a slice: three of about 7
+    keys = [k for s in slices for k in s[KEY]]
+    assert sorted(keys) == sorted(set(keys)) and len(keys) == 20
+    merged = pd.concat(slices).set_index(KEY)
+    assert merged.loc["co:0", "Name"] == "CO:0" and merged.loc["co:0", BATCH] == 3
 
 
 def test_a_key_planned_by_two_batches_keeps_its_first_creation_and_its_freshest_groups() -> None:
@@ -39,9 +52,9 @@ def test_a_key_planned_by_two_batches_keeps_its_first_creation_and_its_freshest_
     first = _account("co:a", "Acme, Inc.", "555-1", "2026-01-05", "1 Old Rd", "2026-01-01")
     other = _account("co:b", "Beta", "555-9", "2026-01-01", None, None)
     second = _account("co:a", "ACME", "555-0", "2026-01-02", "2 New Rd", "2026-02-01")
-    spool.add("Account", pd.DataFrame([first, other]))
-    spool.add("Account", pd.DataFrame([second]))
-    merged = merge_rows(spool.take("Account"), MAPPING.account).set_index(KEY)
+    spool.add("Account", pd.DataFrame([first, other]), KEY)
+    spool.add("Account", pd.DataFrame([second]), KEY)
+    merged = pd.concat(spool.slices(MAPPING.account, most=10)).set_index(KEY)
     assert len(merged) == 2
     row = merged.loc["co:a"]
     # The first batch would have created it: its name. The fresher phone is the first's, the

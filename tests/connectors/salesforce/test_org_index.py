@@ -202,3 +202,19 @@ def test_a_keyless_read_dearer_than_probing_is_not_asked_for_again(tag: str) -> 
     assert index.keyless("Account", FIELDS, KEY, cheaper_than=3) is None
     assert index.keyless("Account", FIELDS, KEY, cheaper_than=10) is None
     assert len(crm.sized) == 1  # 25 pages: the first told the total once
+
+
+def test_the_kept_reads_of_one_object_are_refreshed_by_one_query(
+    make_client: MakeClient, org: OrgAdmin, tag: str
+) -> None:
+    client = make_client()
+    keys, index, clock = _kept(client, tag, "005000000000000AAA")
+    assert index.keyless("Account", FIELDS, KEY, cheaper_than=100) is not None
+    renamed = pd.DataFrame({KEY: [keys[0]], "Name": ["Renamed meanwhile"]})
+    assert client.upsert("Account", KEY, renamed)["success"].all()
+    clock.advance()
+    org.reset_counters()
+    found = index.lookup("Account", FIELDS, KEY, keys)
+    assert found.set_index(KEY).loc[keys[0], "Name"] == "Renamed meanwhile"
+    assert index.keyless("Account", FIELDS, KEY, cheaper_than=1) is not None
+    assert org.count("GET", "/query") - org.count("GET", "/query/") == 1  # both reads, one statement
