@@ -27,6 +27,7 @@ import math
 import pstats
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -217,20 +218,53 @@ class CallLog:
 # -- the timed sync window ---------------------------------------------------------------------------
 
 
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB (``VmRSS``; 0 where /proc has none)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 class Stopwatch:
-    """Seconds (wall, and CPU of this thread) per stage."""
+    """Seconds (wall, and CPU of this thread) per stage, and the highest resident memory sampled
+    while each ran (every :attr:`SAMPLE_SECONDS` by a thread: where a window's memory peaks)."""
+
+    SAMPLE_SECONDS = 0.05
 
     def __init__(self) -> None:
         self.wall: dict[str, float] = dict.fromkeys(STAGES, 0.0)
         self.cpu: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self.peak_rss: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self._current: str | None = None
+        self._stop = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.SAMPLE_SECONDS):
+            current = self._current
+            if current is not None:
+                self.peak_rss[current] = max(self.peak_rss[current], rss_mb())
+
+    def close(self) -> None:
+        """Stop sampling."""
+        self._stop.set()
+        self._sampler.join()
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Add the time of the ``with`` block to ``name``."""
         wall, cpu = time.perf_counter(), time.thread_time()
+        outer, self._current = self._current, name
         try:
             yield
         finally:
+            self._current = outer
+            self.peak_rss[name] = max(self.peak_rss[name], rss_mb())
             self.wall[name] += time.perf_counter() - wall
             self.cpu[name] += time.thread_time() - cpu
 
@@ -290,7 +324,10 @@ def timed_window(res: Resources, windows: dict[Entity, Window], run_id: str, *, 
     watch = Stopwatch()
     loader = TimedLoader(res.crm, res.state, run_id, sample=sample, index=res.index)
     started = time.perf_counter()
-    summary = sync_window(res, windows, run_id, dry_run=False, stage=watch.stage, loader=loader)
+    try:
+        summary = sync_window(res, windows, run_id, dry_run=False, stage=watch.stage, loader=loader)
+    finally:
+        watch.close()
     watch.move(loader.send_seconds, "diff", "load")
     sent = {name: r.created + r.updated + r.failed for name, r in summary.loads.items()}
     return WindowRun(summary, watch, time.perf_counter() - started, sent, loader)
@@ -367,6 +404,7 @@ def _stages(window: WindowRun) -> dict[str, Any]:
             "records_per_second": round(records[name] / window.watch.wall[name], 1)
             if window.watch.wall[name]
             else None,
+            "peak_rss_mb": round(window.watch.peak_rss[name], 1),
         }
         for name in STAGES
     }

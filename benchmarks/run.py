@@ -423,13 +423,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"Salesforce {back['floor_seconds']['salesforce']:.1f} s; "
         f"floor of the calls actually sent {back['floor_seconds']['of_calls_sent']:.1f} s).",
         "",
-        "| stage | records | wall s | cpu s | records/s |",
-        "|---|---|---|---|---|",
+        "| stage | records | wall s | cpu s | records/s | peak RSS MB |",
+        "|---|---|---|---|---|---|",
     ]
     for name, stage in back["stages"].items():
         lines.append(
             f"| {name} | {stage['records']:,} | {stage['seconds']:.2f} | {stage['cpu_seconds']:.2f} | "
-            f"{_fmt(stage['records_per_second'])} |"
+            f"{_fmt(stage['records_per_second'])} | {stage.get('peak_rss_mb', 0):.0f} |"
         )
     breakdown = back["wall_breakdown"]
     lines += [
