@@ -34,8 +34,8 @@ through steps 1-4 and wait in a :class:`~connectors.spool.PayloadSpool`; :meth:`
 then merges the rows a key got from several batches (:func:`~connectors.spool.merge_rows`),
 takes out the rows of adoptions Salesforce refused (:func:`transforms.holdback.held_rows`),
 applies steps 3-4 again against the ledger as it is then (earlier runs' dead letters may just
-have been resent), and does steps 5-6 once per object: one Bulk job per object and window, not
-one per batch.
+have been resent), and does steps 5-6 once per object and window (one Bulk job per
+:data:`ROWS_PER_WRITE` rows), not once per batch.
 """
 
 from __future__ import annotations
@@ -196,7 +196,8 @@ class Loader:
 
     def load(self, frame: pd.DataFrame, objmap: ObjectMap) -> LoadReport:
         """Upsert the rows of a transformed frame whose synced values changed, without the groups
-        of values older than those the record holds (the existence of records is judged as ever)."""
+        of values older than those the record holds (the existence of records is judged as ever);
+        after :meth:`defer_writes`, spool them for :meth:`flush` instead."""
         report = LoadReport(objmap.sobject)
         if frame.empty:
             return report

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextvars
 import pickle
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -296,13 +296,15 @@ def transform_batch(
     order_records: list[dict],
     stage: Stage = untimed,
     made: Collection[str] = (),
+    claimed: Mapping[str, Mapping[str, str]] | None = None,
 ) -> TransformResult:
     """Flatten, read the org's matching records, and transform one batch (``made``: keys of the
-    Accounts earlier batches of the window will create)."""
+    Accounts earlier batches of the window will create; ``claimed``: the records they adopt,
+    :func:`connectors.lookups.read_existing`)."""
     with stage("flatten"):
         customers, orders = customers_frame(customer_records), orders_frame(order_records)
     with stage("diff"):
-        existing = read_existing(res.index, res.state, res.mapping, customers, orders, made)
+        existing = read_existing(res.index, res.state, res.mapping, customers, orders, made, claimed)
     with stage("transform"):
         return transform(customers, orders, existing, res.queue_id, res.mapping)
 
@@ -429,6 +431,7 @@ def sync_window(
     loader = loader or Loader(res.crm, res.state, run_id, dry_run=dry_run, index=res.index)
     loader.defer_writes()
     adoptions: list[pd.DataFrame] = []  # the window's, stamped by write_window before its upserts
+    claimed: dict[str, dict[str, str]] = {}  # sObject -> Id -> our key, of those adoptions
     pending = batches(res, windows, retry=not dry_run)
     while True:
         with stage("extract"):
@@ -438,7 +441,7 @@ def sync_window(
         summary.extracted["customers"] += batch.extracted_customers
         summary.extracted["orders"] += len(batch.orders)
         made = loader.planned_new(res.mapping.account.sobject)
-        result = run_step(transform_batch, res, batch.customers, batch.orders, stage, made)
+        result = run_step(transform_batch, res, batch.customers, batch.orders, stage, made, claimed)
         if batch.context:  # a context record's rejection belongs to its own batch (or to no run)
             rejects = result.rejects
             context = (rejects["entity"] == CUSTOMER) & rejects["source_id"].astype(str).isin(batch.context)
@@ -449,6 +452,7 @@ def sync_window(
         # their rows are planned as updates, so the create-only values never reach a CSR's record.
         for sobject, group in result.adoptions.groupby("sobject"):
             loader.assume_existing(str(sobject), group["key"])
+            claimed.setdefault(str(sobject), {}).update(zip(group["salesforce_id"], group["key"], strict=True))
         if not dry_run:
             with stage("diff"):
                 own_ids = [str(_key(r)) for r in batch.customers if str(_key(r)) not in batch.context]

@@ -92,3 +92,38 @@ def test_adopted_records_keep_what_the_csr_typed(
 def _store_orders(server: SandboxServer) -> list[dict]:
     store = StoreDB(server.config.store_db)
     return [store.get_order(row["id"]) for row in store.list_orders(OrderFilter(), ("id", "asc"), 0, 10_000)]
+
+
+def test_a_csr_record_two_batches_match_by_different_keys_is_adopted_once(
+    seeded: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch 1 adopts a CSR's person Account through its Contact; batch 2 finds the same Account by
+    its name as a company. Written at the window's end, the first claim holds: the second key gets
+    an Account of its own (with its create-only values), and nothing is refused for want of one."""
+    import flows.steps as steps
+
+    monkeypatch.setattr(steps, "ORDERS_PER_BATCH", 30)  # the seeded 60 orders: two batches
+    monkeypatch.setenv("ATS_BC_PAGE_SIZE", "10")  # (a batch ends where a page does)
+    monkeypatch.setenv("ATS_BC_WINDOW_LAG_SECONDS", "0")  # the orders changed below are in the window
+    db, store = OrgDB(seeded.config.org_db), StoreDB(seeded.config.store_db)
+    (account_id,) = db.insert("Account", [{"Name": "Jolene Quigley", "Repair_Account_Status__c": "Active"}])
+    db.insert("Contact", [{"FirstName": "Jolene", "LastName": "Quigley", "Email": "jq@quigley.example",
+                           "AccountId": account_id}])  # fmt: skip
+    orders = _store_orders(seeded)
+    first, last = orders[0], orders[-1]
+    # Changed without its date moving: it stays in the first batch; the other moves to the end.
+    store.update_order(first["id"], customer_id=0, date_modified=first["date_modified"], billing_address={
+        **first["billing_address"], "first_name": "Jolene", "last_name": "Quigley", "company": "",
+        "email": "jq@quigley.example"})  # fmt: skip
+    store.update_order(last["id"], customer_id=0, billing_address={
+        **last["billing_address"], "first_name": "Pat", "last_name": "Ruiz", "company": "Jolene Quigley",
+        "email": "pat@ruiz.example"})  # fmt: skip
+    result = sync()
+    assert all(report["failed"] == 0 for report in result["loads"].values()), result["loads"]
+    (adopted,) = db.query(f"SELECT BigCommerce_Account_Key__c, Repair_Account_Status__c FROM Account "
+                          f"WHERE Id = '{account_id}'")  # fmt: skip
+    assert adopted["BigCommerce_Account_Key__c"] == "email:jq@quigley.example"
+    assert adopted["Repair_Account_Status__c"] == "Active"
+    (own,) = db.query("SELECT Name, Repair_Account_Status__c FROM Account "
+                      "WHERE BigCommerce_Account_Key__c = 'co:jolene quigley'")  # fmt: skip
+    assert own == {**own, "Name": "Jolene Quigley", "Repair_Account_Status__c": "None"}
