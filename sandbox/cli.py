@@ -29,6 +29,7 @@ from sandbox.store.db import StoreDB
 
 app = typer.Typer(help="The local BigCommerce store and Salesforce org (HTTPS on loopback).", no_args_is_help=True)
 console = Console()
+errors = Console(stderr=True)  # messages that must not mix with output meant for a shell (``env``)
 
 HomeOption = Annotated[Path, typer.Option("--home", envvar="SANDBOX_HOME", help="sandbox folder")]
 DEFAULT_HOME = Path(".sandbox")
@@ -325,7 +326,7 @@ def env(home: HomeOption = DEFAULT_HOME) -> None:
     """Print the pipeline's settings for the running sandbox as shell ``export`` lines (includes secrets)."""
     info = running_info(home)
     if info is None:
-        console.print("[red]not running[/]: `store-sync sandbox start` first", stderr=True)
+        errors.print("[red]not running[/]: `store-sync sandbox start` first")
         raise typer.Exit(1)
     for key, value in sandbox_settings(info).items():
         print(f"export {key}={json.dumps(value)}")

@@ -73,3 +73,9 @@ def test_faults_are_validated_per_service(tmp_path: Path) -> None:
     result = runner.invoke(app, ["sandbox", "start", "--home", str(tmp_path), "--fault", "store:lock_row=0.1"])
     assert result.exit_code != 0
     assert "not a store fault" in result.output
+
+
+def test_env_of_a_sandbox_that_is_not_running_says_so_on_stderr(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["sandbox", "env", "--home", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "not running" in result.stderr and "export" not in result.stdout
