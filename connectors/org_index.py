@@ -86,6 +86,9 @@ class OrgIndex:
         if kept is not None and set(fields) <= set(kept.fields):
             self._refresh(sobject)
             return self._select(kept, fields, values)
+        whole = self._whole(sobject, fields)
+        if whole is not None:  # every record of the object is kept: look there, ask nobody
+            return self._select(whole, fields, values, key)
         template = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {key} IN {{values}}"  # noqa: S608 (mapping names)
         probes = len(in_queries(template, values))
         if probes > 1 and (sobject, key) not in self._too_big:
@@ -155,8 +158,26 @@ class OrgIndex:
             one.frame = pd.concat([rest, mine], ignore_index=True) if not rest.empty else mine.reset_index(drop=True)
             _index(one, key)
 
+    def _whole(self, sobject: str, fields: list[str]) -> _Kept | None:
+        """The object's every record, when the run keeps both the records with some field set and
+        those without it (read whole: :meth:`lookup` and :meth:`keyless`), with ``fields``; brought
+        up to date first."""
+        for (name, key), keyed in self._kept.items():
+            keyless = self._keyless.get((name, key))
+            if name == sobject and keyless is not None and set(fields) <= set(keyed.fields) & set(keyless.fields):
+                self._refresh(sobject)
+                both = pd.concat([keyed.frame[fields], keyless.frame[fields]], ignore_index=True)
+                return _Kept(fields=list(fields), frame=both, read_at=keyed.read_at)
+        return None
+
     @staticmethod
-    def _select(kept: _Kept, fields: list[str], values: list[str]) -> pd.DataFrame:
+    def _select(kept: _Kept, fields: list[str], values: list[str], key: str | None = None) -> pd.DataFrame:
+        """The kept rows whose key (its own, or ``key``) is one of ``values``, case-insensitively."""
+        if key is not None:
+            wanted = {str(v).lower() for v in values}
+            found = kept.frame[kept.frame[key].astype(str).str.lower().isin(wanted)]
+            found = found.drop_duplicates("Id") if "Id" in fields else found
+            return found[fields].reset_index(drop=True)
         rows = sorted({i for v in values for i in kept.by_value.get(str(v).lower(), ())})
         return kept.frame.iloc[rows][fields].reset_index(drop=True)
 

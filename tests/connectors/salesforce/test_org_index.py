@@ -218,3 +218,17 @@ def test_the_kept_reads_of_one_object_are_refreshed_by_one_query(
     assert found.set_index(KEY).loc[keys[0], "Name"] == "Renamed meanwhile"
     assert index.keyless("Account", FIELDS, KEY, cheaper_than=1) is not None
     assert org.count("GET", "/query") - org.count("GET", "/query/") == 1  # both reads, one statement
+
+
+def test_with_the_keyed_and_keyless_records_kept_any_other_lookup_asks_nobody(
+    make_client: MakeClient, org: OrgAdmin, orgdb: OrgDB, tag: str
+) -> None:
+    client = make_client()
+    (keyless,) = orgdb.insert("Account", [{"Name": f"{tag} typed by a CSR"}])
+    keys, index, _ = _kept(client, tag, "005000000000000AAA")
+    assert index.keyless("Account", FIELDS, KEY, cheaper_than=100) is not None
+    (keyed,) = orgdb.query(format_soql(f"SELECT Id FROM Account WHERE {KEY} = {{}}", keys[0]))
+    org.reset_counters()
+    found = index.lookup("Account", ["Id", "Name"], "Id", [keyless, keyed["Id"], "001000000000000AAA"])
+    assert sorted(found["Id"]) == sorted([keyless, keyed["Id"]]) and list(found.columns) == ["Id", "Name"]
+    assert org.counters() == {}
