@@ -64,6 +64,9 @@ from transforms.people import FRESHEST, moment_column
 #: a few KB a row. Fewer rows than this go as one write, more as even parts.
 ROWS_PER_WRITE = 50_000
 
+#: Rows turned into dicts at a time to hash them.
+HASH_ROWS = 5_000
+
 #: The field of a load dead letter's payload holding the source moments of its values, per group
 #: (``{moment column: ISO 8601}``); not a Salesforce field, so :meth:`Loader.retry_payloads` takes
 #: it out before sending.
@@ -327,9 +330,12 @@ class Loader:
 
     def _hashes(self, payloads: pd.DataFrame, objmap: ObjectMap) -> dict[str, str]:
         view = ledger_view(payloads.reindex(columns=objmap.payload_columns(creating=False)), objmap)
-        return {
-            row[objmap.external_id]: payload_hash({k: _jsonable(v) for k, v in row.items()}) for row in _records(view)
-        }
+        hashes: dict[str, str] = {}
+        # A few thousand rows at a time: the rows as dicts take several times the frame's memory.
+        for start in range(0, len(view), HASH_ROWS):
+            for row in _records(view.iloc[start : start + HASH_ROWS]):
+                hashes[row[objmap.external_id]] = payload_hash({k: _jsonable(v) for k, v in row.items()})
+        return hashes
 
     def _send(
         self,

@@ -61,21 +61,25 @@ def csv_text(*rows: Sequence[str]) -> str:
 
 def split_by_size(
     payload: Payload, positions: Sequence[int], max_bytes: int = MAX_JOB_BYTES
-) -> Iterator[tuple[str, int]]:
-    """CSV documents of at most ``max_bytes`` each (header repeated), covering ``positions`` in
-    order, each with the number of records it holds."""
-    header = csv_text(payload.columns)
-    size, lines = len(header.encode()), [header]
+) -> Iterator[tuple[bytes, int]]:
+    """UTF-8 CSV documents of at most ``max_bytes`` each (header repeated), covering
+    ``positions`` in order, each with the number of records it holds.
+
+    Each is written straight into one buffer as bytes: the upload's own form, held once (a list
+    of lines, their join and its encoding would hold it three times over)."""
+    header = csv_text(payload.columns).encode()
+    document, rows = io.BytesIO(), 0
+    document.write(header)
     for i in positions:
-        line = csv_text(payload.csv_row(i))
-        length = len(line.encode())
-        if len(lines) > 1 and size + length > max_bytes:
-            yield "".join(lines), len(lines) - 1
-            size, lines = len(header.encode()), [header]
-        lines.append(line)
-        size += length
-    if len(lines) > 1:
-        yield "".join(lines), len(lines) - 1
+        line = csv_text(payload.csv_row(i)).encode()
+        if rows and document.tell() + len(line) > max_bytes:
+            yield document.getvalue(), rows
+            document, rows = io.BytesIO(), 0
+            document.write(header)
+        document.write(line)
+        rows += 1
+    if rows:
+        yield document.getvalue(), rows
 
 
 def send(
@@ -105,7 +109,7 @@ def send(
 
 
 def run_job(
-    client: SalesforceClient, operation: str, sobject: str, external_id_field: str | None, document: str,
+    client: SalesforceClient, operation: str, sobject: str, external_id_field: str | None, document: bytes,
     rows: int = 0,
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:  # fmt: skip
     """Create, upload, close, wait for and read one ingest job of ``rows`` records: (successful
@@ -121,7 +125,7 @@ def run_job(
         spec["externalIdFieldName"] = external_id_field
     job = client.rest("bulk_create", "jobs/ingest", method="POST", body=spec)
     job_id = str(job["id"])
-    log.info("Bulk API 2.0 job %s: %s of %s records (%d bytes)", job_id, operation, sobject, len(document.encode()))
+    log.info("Bulk API 2.0 job %s: %s of %s records (%d bytes)", job_id, operation, sobject, len(document))
     upload_data(client, job_id, document)
     close_job(client, job_id)
     info = wait_for_job(client, job_id, rows)
@@ -142,12 +146,12 @@ def _count(info: dict[str, Any], name: str) -> int:
         return 1
 
 
-def upload_data(client: SalesforceClient, job_id: str, document: str) -> None:
+def upload_data(client: SalesforceClient, job_id: str, document: bytes) -> None:
     """Upload the job's CSV (once; a retry finding the data already there goes on)."""
     try:
         client.raw(
             "bulk_upload", "PUT", f"jobs/ingest/{job_id}/batches",
-            data=document.encode("utf-8"), headers={"Content-Type": CSV_CONTENT_TYPE, "Accept": "application/json"},
+            data=document, headers={"Content-Type": CSV_CONTENT_TYPE, "Accept": "application/json"},
         )  # fmt: skip
     except SalesforceCallError as exc:
         # A retried upload whose first attempt did land: the data is there, go on.

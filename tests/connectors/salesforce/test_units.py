@@ -116,8 +116,8 @@ def test_bulk_documents_split_by_size_with_the_header_repeated() -> None:
     payload = Payload("Account", frame, "K")
     documents = list(split_by_size(payload, range(10), max_bytes=100))
     assert len(documents) > 1
-    assert all(d.startswith("K,V\n") and len(d.encode()) <= 100 for d, _ in documents)
-    assert all(d.count("\n") - 1 == rows for d, rows in documents)
+    assert all(d.startswith(b"K,V\n") and len(d) <= 100 for d, _ in documents)
+    assert all(d.count(b"\n") - 1 == rows for d, rows in documents)
     assert sum(rows for _, rows in documents) == 10
 
 
@@ -262,7 +262,7 @@ def test_a_retried_upload_or_close_that_had_landed_is_accepted() -> None:
     uploaded = SalesforceCallError(
         "bulk_upload", "HTTP 409 INVALIDJOBSTATE: Data has already been uploaded for this job", status=409
     )
-    upload_data(_StepClient(uploaded), "750x", "K\nk\n")  # type: ignore[arg-type]
+    upload_data(_StepClient(uploaded), "750x", b"K\nk\n")  # type: ignore[arg-type]
     closed = SalesforceCallError(
         "bulk_close", "HTTP 409: Found job in state InProgress; expected state is Open", status=409
     )
@@ -334,3 +334,12 @@ def test_a_second_job_is_polled_once_when_the_first_taught_its_pace() -> None:
     client.clock, client.polls, client.done_after = 0.0, 0, 1.0
     wait_for_job(client, "750B", rows=2000)  # type: ignore[arg-type]
     assert client.polls == 1 and client.clock == pytest.approx(1.0 * client.bulk_pace.margin)
+
+
+def test_bulk_documents_are_utf8_and_cut_by_their_bytes() -> None:
+    frame = pd.DataFrame({"K": ["k1", "k2"], "V": ["Müller, \"Ltd\"", "日本"]})
+    ((document, rows),) = split_by_size(Payload("Account", frame, "K"), range(2))
+    assert rows == 2 and document.decode("utf-8") == 'K,V\nk1,"Müller, ""Ltd"""\nk2,日本\n'
+    # One byte short of both rows: two documents, each under the limit counted in bytes.
+    parts = list(split_by_size(Payload("Account", frame, "K"), range(2), max_bytes=len(document) - 1))
+    assert [r for _, r in parts] == [1, 1] and all(len(d) < len(document) for d, _ in parts)
