@@ -27,6 +27,7 @@ from connectors.base import CrmSink, StoreSource, Window
 from connectors.loader import Loader, LoadReport
 from connectors.lookups import read_existing
 from connectors.org_index import OrgIndex
+from flows.memory import release_free_memory
 from state import FailedRecord, StateStore
 from transforms.frames import customers_frame, orders_frame
 from transforms.holdback import held_keys, held_sources
@@ -465,6 +466,7 @@ def sync_window(
             summary.add_load(report)
         # Let this batch go before the next is read: otherwise two batches live at once.
         del batch, result, reports
+        release_free_memory()
     if not dry_run:
         stamped, reports = run_step(write_window, res, loader, adoptions, run_id, stage)
         summary.adopted += stamped
