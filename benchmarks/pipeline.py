@@ -54,6 +54,17 @@ STAGES = ("extract", "flatten", "transform", "diff", "load")
 PER_ORDER_SUBRESOURCES = ("products", "shipping_addresses", "coupons")
 
 
+def _status_mb(field: str) -> float | None:
+    """A memory field of ``/proc/self/status`` (``VmHWM``, ``VmRSS``) in MB; None where there is none."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MB.
 
@@ -61,13 +72,15 @@ def peak_rss_mb() -> float:
     ``execve`` from the parent's address space, so a child started by a parent holding a large
     generated store would report the parent's peak (it did: 1.5 GB "after imports" at 100k).
     """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
+    peak = _status_mb("VmHWM")
+    if peak is not None:
+        return peak
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux, bytes on macOS
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB (``VmRSS``; 0 where /proc has none)."""
+    return _status_mb("VmRSS") or 0.0
 
 
 # -- sandbox counters ------------------------------------------------------------------------------
@@ -216,17 +229,6 @@ class CallLog:
 
 
 # -- the timed sync window ---------------------------------------------------------------------------
-
-
-def rss_mb() -> float:
-    """Resident memory of this process now, in MB (``VmRSS``; 0 where /proc has none)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 class Stopwatch:

@@ -206,21 +206,8 @@ class Loader:
             return report
         existing = self.existing_ids(objmap, frame[objmap.key_source])
         moments = _frame_moments(frame, objmap)
-        recorded = self.state.source_moments(objmap.sobject, moments) if moments else {}
-        payloads, stale = self._without_stale(
-            payload_frame(frame, objmap, existing), objmap, moments, recorded, existing
-        )
-        hashes = self._hashes(payloads, objmap)
-        unchanged = self.state.unchanged(objmap.sobject, hashes)
-        # Salesforce holds these values already, as fresh as this row's moments: an older row must
-        # not follow them in, so the recorded moments move forward (per group, never back).
-        fresher = {
-            key: moments[key] for key in unchanged if key in moments and _fresher(moments[key], recorded.get(key, {}))
-        }
-        if fresher and not self.dry_run:
-            self.state.advance_source_moments(objmap.sobject, fresher)
-        send = payloads[~payloads[objmap.external_id].isin([*unchanged, *stale])]
-        report.unchanged = len(payloads) - len(send)
+        send, hashes = self._changed(payload_frame(frame, objmap, existing), objmap, moments, existing)
+        report.unchanged = len(hashes) - len(send)
         new = is_new(send, objmap, existing)
         if self.dry_run:
             report.created, report.updated = int(new.sum()), int((~new).sum())
@@ -258,17 +245,33 @@ class Loader:
             return
         ext = objmap.external_id
         moments = _frame_moments(frame, objmap, key=ext)
-        recorded = self.state.source_moments(objmap.sobject, moments) if moments else {}
         existing = set(frame.loc[frame[EXISTS].astype(bool), ext])
         columns = [c for c in objmap.payload_columns(creating=True) if c in frame.columns]
-        payloads, stale = self._without_stale(frame[columns], objmap, moments, recorded, existing)
+        payloads = frame[columns]
         del frame  # the slice's payloads are all that is needed from here on
+        send, hashes = self._changed(payloads, objmap, moments, existing)
+        report.unchanged += len(hashes) - len(send)
+        self._send(send.reset_index(drop=True), objmap, hashes, moments, report)
+
+    def _changed(
+        self, payloads: pd.DataFrame, objmap: ObjectMap, moments: Mapping[str, Moments], existing: Collection[str]
+    ) -> tuple[pd.DataFrame, dict[str, str]]:
+        """Steps 3-4: the payload rows to send (stale groups blanked, unchanged rows left out) and
+        the hash of every row; the recorded moments of unchanged rows move forward."""
+        recorded = self.state.source_moments(objmap.sobject, moments) if moments else {}
+        payloads, stale = self._without_stale(payloads, objmap, moments, recorded, existing)
         hashes = self._hashes(payloads, objmap)
         unchanged = self.state.unchanged(objmap.sobject, hashes)
-        if unchanged or stale:
-            payloads = payloads[~payloads[ext].isin([*unchanged, *stale])]
-            report.unchanged += len(hashes) - len(payloads)
-        self._send(payloads.reset_index(drop=True), objmap, hashes, moments, report)
+        # Salesforce holds these values already, as fresh as this row's moments: an older row must
+        # not follow them in, so the recorded moments move forward (per group, never back).
+        fresher = {
+            key: moments[key] for key in unchanged if key in moments and _fresher(moments[key], recorded.get(key, {}))
+        }
+        if fresher and not self.dry_run:
+            self.state.advance_source_moments(objmap.sobject, fresher)
+        if not unchanged and not stale:
+            return payloads, hashes
+        return payloads[~payloads[objmap.external_id].isin([*unchanged, *stale])], hashes
 
     def retry_payloads(self, objmap: ObjectMap) -> LoadReport:
         """Send again the payloads dead-lettered at load by earlier runs, without the groups of

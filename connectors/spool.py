@@ -39,7 +39,7 @@ class PayloadSpool:
         self._files: dict[str, IO[bytes]] = {}
         self._batches = 0
         self._rows: dict[str, int] = {}
-        self._keys: dict[str, set[object]] = {}  # per sObject, the keys kept (the frames' first column)
+        self._keys: dict[str, set[object]] = {}  # per sObject, the keys kept
         self._repeated: dict[str, set[object]] = {}  # ... and those kept more than once
 
     def add(self, sobject: str, frame: pd.DataFrame, key: str) -> None:

@@ -191,11 +191,11 @@ class Pace:
         if rows > 0 and ms > 0:
             self.rows, self.seconds = self.rows + rows, self.seconds + ms / 1000
 
-    def first(self, rows: int, default: float) -> float:
-        """Seconds from closing a job of ``rows`` rows to its first poll."""
+    def first(self, rows: int, default: float, ceiling: float = MAX_POLL_SECONDS) -> float:
+        """Seconds from closing a job of ``rows`` rows to its first poll (at most ``ceiling``)."""
         if not self.rows or rows <= 0:
             return default
-        return min(MAX_POLL_SECONDS, max(self.shortest, rows * self.seconds / self.rows * self.margin))
+        return min(ceiling, max(self.shortest, rows * self.seconds / self.rows * self.margin))
 
     def next(self, rows: int, info: dict[str, Any], waited: float, interval: float, ceiling: float) -> float:
         """Seconds to the next poll of a job still running after ``waited`` seconds (last interval ``interval``)."""
@@ -220,7 +220,7 @@ def wait_for_job(client: SalesforceClient, job_id: str, rows: int = 0) -> dict[s
     closed = time.monotonic()
     deadline = closed + settings.bulk_timeout_seconds
     ceiling = max(settings.bulk_poll_seconds, MAX_POLL_SECONDS)
-    interval = pace.first(rows, settings.bulk_poll_seconds)
+    interval = pace.first(rows, settings.bulk_poll_seconds, ceiling)
     while True:
         client.sleep(interval)
         info = client.rest("bulk_poll", f"jobs/ingest/{job_id}")

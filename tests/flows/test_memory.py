@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import ctypes.util
 import platform
-from pathlib import Path
 
 import pytest
 
+from benchmarks.pipeline import rss_mb
 from flows.memory import release_free_memory
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
@@ -24,7 +17,7 @@ def test_memory_freed_below_a_live_block_is_returned() -> None:
     blocks = [bytearray(4096) for _ in range(50_000)]  # ~200 MB from malloc, not from pymalloc
     pin = bytearray(4096)  # allocated last: the heap's top stays in use, so glibc cannot shrink it alone
     del blocks
-    before = _rss_mb()
+    before = rss_mb()
     assert release_free_memory()
-    assert before - _rss_mb() > 100, "the freed blocks stayed resident"
+    assert before - rss_mb() > 100, "the freed blocks stayed resident"
     del pin
