@@ -4,6 +4,8 @@ An extraction alternates between waiting for a page (the request's latency, the 
 and working on the page it has (parsing; the caller's own work). :func:`read_ahead` runs the
 waiting part in a thread, at most ``depth`` items ahead of the consumer: memory stays bounded,
 and the thread stops (after the request in flight) as soon as the consumer stops iterating.
+:func:`merge_ahead` does the same for several iterators at once (one thread each), their items
+coming out as they arrive: the pages of several id ranges read at the same time.
 
 The items come out in order, each once; an exception raised by the iterator is raised by the
 consumer at the point where the item would have come, with its traceback. The thread runs in
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextvars
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -32,13 +34,23 @@ def read_ahead(items: Iterator[T], depth: int, *, name: str = "read-ahead") -> I
     letting it go) stops the thread after the item it is producing; that iterator is then
     closed in the thread that ran it.
     """
+    return merge_ahead([items], depth, name=name)
+
+
+def merge_ahead(sources: Sequence[Iterator[T]], depth: int, *, name: str = "read-ahead") -> Iterator[T]:
+    """The items of every iterator of ``sources``, each read by its own thread, as they arrive.
+
+    As :func:`read_ahead` (of which this is the general case), with at most ``depth`` items per
+    source waiting in all; the items of one source keep their order. The first error of any
+    source is raised, and every thread then stops.
+    """
     if depth < 1:
         raise ValueError("depth must be at least 1")
-    return _consume(items, depth, name)
+    return _consume(list(sources), depth, name)
 
 
-def _consume(items: Iterator[T], depth: int, name: str) -> Iterator[T]:
-    handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+def _consume(sources: list[Iterator[T]], depth: int, name: str) -> Iterator[T]:
+    handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth * max(1, len(sources)))
     stop = threading.Event()
 
     def put(kind: str, value: object) -> bool:
@@ -51,7 +63,7 @@ def _consume(items: Iterator[T], depth: int, name: str) -> Iterator[T]:
                 continue
         return False
 
-    def produce() -> None:
+    def produce(items: Iterator[T]) -> None:
         try:
             for item in items:
                 if not put(_ITEM, item):
@@ -65,16 +77,23 @@ def _consume(items: Iterator[T], depth: int, name: str) -> Iterator[T]:
             if close is not None:
                 close()
 
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(produce,), name=name, daemon=True)
-    thread.start()
+    if not sources:
+        return
+    for i, items in enumerate(sources):
+        thread_name = name if len(sources) == 1 else f"{name} {i + 1}"
+        # Each thread runs in a copy of the caller's context (a context cannot be entered twice at once).
+        run = contextvars.copy_context().run
+        threading.Thread(target=run, args=(produce, items), name=thread_name, daemon=True).start()
+    running = len(sources)
     try:
-        while True:
+        while running:
             kind, value = handoff.get()
             if kind == _DONE:
-                return
-            if kind == _ERROR:
+                running -= 1
+            elif kind == _ERROR:
                 assert isinstance(value, BaseException)
                 raise value
-            yield value  # type: ignore[misc]
+            else:
+                yield value  # type: ignore[misc]
     finally:
         stop.set()

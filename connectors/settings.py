@@ -34,6 +34,9 @@ class BigCommerceSettings(BaseSettings):
     read_ahead_pages: int = Field(
         4, ge=1, description="pages requested ahead of the one being worked on (each held in memory until used)"
     )
+    order_lanes: int = Field(
+        4, ge=1, le=16, description="id ranges of a large window's orders read at once (1: one after the other)"
+    )
     max_attempts: int = Field(8, ge=1, description="tries per request, the first included")
     max_retry_seconds: float = Field(600.0, gt=0, description="give up on a request after this long")
     backoff_max_seconds: float = Field(60.0, gt=0, description="ceiling of one backoff wait (jittered, doubling)")

@@ -32,7 +32,8 @@ instead (ask for the records after the last id seen) cannot skip: records that l
 leave no gap, and nothing can enter a window that ends in the past. The base class also drops
 repeated ids, refuses pages out of id order (keyset paging would be unsafe on them) and stops a
 stream that makes no progress instead of looping. Its requests run in a thread a few pages ahead
-of the parsing (:mod:`connectors.read_ahead`), so the client counts calls under a lock.
+of the parsing (:mod:`connectors.read_ahead`), and several streams (the customers, the orders'
+id lanes) read at once: the client counts calls under a lock, and paced requests take turns.
 """
 
 from __future__ import annotations
@@ -192,17 +193,19 @@ class RateLimit:
             seen_at=seen_at,
         )
 
-    def pacing_delay(self, low_quota: int, now: float) -> float:
+    def pacing_delay(self, low_quota: int, now: float, in_flight: int = 0) -> float:
         """Seconds to wait before the next request so the quota lasts until the window resets.
 
         Zero while more than ``low_quota`` requests are left. Below, the time left until the
         reset is split into ``left + 1`` equal gaps: the requests left go out evenly and the one
-        after them lands when the quota refills, never on a 429.
+        after them lands when the quota refills, never on a 429. ``in_flight``: requests sent
+        since and not answered yet (other streams'), which the meter does not count yet.
         """
-        if self.left > low_quota:
+        left = max(self.left - in_flight, 0)
+        if left > low_quota:
             return 0.0
         remaining = self.reset_ms / 1000 - (now - self.seen_at)
-        return max(remaining, 0.0) / (self.left + 1)
+        return max(remaining, 0.0) / (left + 1)
 
 
 # -- the client --------------------------------------------------------------------------------
@@ -244,6 +247,11 @@ class BigCommerceClient:
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()  # streams read ahead in threads (KeysetStream.pages)
         self._rate_limit: RateLimit | None = None
+        # Several streams send at once: their paced requests take turns, each waiting its gap
+        # after the one before and counting those still unanswered, so that together they keep
+        # the pace one would.
+        self._pace_lock = threading.Lock()
+        self._in_flight = 0
 
     # -- public
 
@@ -298,13 +306,23 @@ class BigCommerceClient:
 
     def _attempt(self, endpoint: str, url: str, params: dict[str, str | int]) -> Any:
         self._pace(endpoint)
+        answered = False
+        try:
+            with self.session.get(url, params=params, timeout=self.timeout) as response:
+                meter = RateLimit.from_headers(response.headers, self._clock())
+                self._answered(meter)
+                answered = True
+                return self._read(endpoint, response, meter)
+        finally:
+            if not answered:
+                self._answered(None)
+
+    def _answered(self, meter: RateLimit | None) -> None:
+        """A request is no longer in flight; its response's meter (if any) is the latest."""
         with self._calls_lock:
-            self._calls[endpoint] += 1
-        with self.session.get(url, params=params, timeout=self.timeout) as response:
-            meter = RateLimit.from_headers(response.headers, self._clock())
+            self._in_flight -= 1
             if meter is not None:
                 self._rate_limit = meter
-            return self._read(endpoint, response, meter)
 
     def _read(self, endpoint: str, response: requests.Response, meter: RateLimit | None) -> Any:
         status = response.status_code
@@ -325,17 +343,18 @@ class BigCommerceClient:
         raise BigCommerceApiError(endpoint, status, message, errors)
 
     def _pace(self, endpoint: str) -> None:
-        if self._rate_limit is None:
-            return
-        delay = self._rate_limit.pacing_delay(self.low_quota, self._clock())
-        if delay > 0:
-            log.info(
-                "GET %s: %d request(s) left of the store's quota, pacing %.2f s",
-                endpoint,
-                self._rate_limit.left,
-                delay,
-            )
-            self._sleep(delay)
+        """Wait for this request's turn under the quota (if it runs low), then count it as sent."""
+        with self._pace_lock:
+            with self._calls_lock:
+                meter, in_flight = self._rate_limit, self._in_flight
+            delay = meter.pacing_delay(self.low_quota, self._clock(), in_flight) if meter is not None else 0.0
+            if delay > 0:
+                assert meter is not None
+                log.info("GET %s: %d request(s) left of the store's quota, pacing %.2f s", endpoint, meter.left, delay)
+                self._sleep(delay)
+            with self._calls_lock:
+                self._calls[endpoint] += 1
+                self._in_flight += 1
 
     # -- tenacity hooks
 
@@ -423,9 +442,9 @@ class KeysetStream(ABC, Generic[Cursor]):
         for records in read_ahead(self._raw_pages(params), self.read_ahead, name=f"read {self.endpoint}"):
             yield self.parse_page(records)
 
-    def _raw_pages(self, params: Params) -> Iterator[list[Record]]:
-        """Unparsed pages, each without the records already seen, until the cursor says the last."""
-        cursor: Cursor | None = None
+    def _raw_pages(self, params: Params, cursor: Cursor | None = None) -> Iterator[list[Record]]:
+        """Unparsed pages from ``cursor`` (None: the first page), each without the records already
+        seen, until the cursor says the last."""
         last_id: int | None = None
         while True:
             records, next_cursor = self.fetch(params, cursor)

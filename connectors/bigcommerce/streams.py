@@ -14,9 +14,17 @@ inclusive, whole seconds: records on a boundary second are kept) and page **by i
   seen. v2 says nothing about what follows, so a short page ends the stream and otherwise the
   next request tells (a full page, or ``204 No Content``).
 
+**Id lanes** (orders; ``ATS_BC_ORDER_LANES``, default 4): one stream of pages waits a round trip
+per page, so a large window is cut by id and its parts read at once. When the first page (the
+lowest ids) is full, the next request is the page of the *highest* ids above it
+(``sort=id:desc&min_id=``): a short one holds all the rest; otherwise the ids in between are cut
+into up to :data:`ORDER_LANES` ranges (one per :data:`PAGES_PER_LANE` pages expected at the two
+pages' density of ids), each a keyset stream of its own (``min_id``..``max_id``) in its own
+thread. The store's quota is shared by all of them (the client paces them together).
+
 Pages come out as they arrive (generators), so memory does not grow with the window. Pages are
-in ascending id order, not ``date_modified`` order: the window is the unit of completeness, so a
-caller advances its watermark only after the whole window is through.
+in ascending id order within a stream (a lane), not ``date_modified`` order: the window is the
+unit of completeness, so a caller advances its watermark only after the whole window is through.
 
 Requests for N records with page size L (:func:`min_api_calls`, no retries):
 
@@ -24,6 +32,8 @@ Requests for N records with page size L (:func:`min_api_calls`, no retries):
   multiple of L, since the cursor block says there is no next page;
 * orders: ``N // L + 1``: ``ceil(N / L)`` when N is not a multiple of L (the short last page
   ends it), one more otherwise (the ``204`` that shows the previous full page was the last).
+  Read in lanes, the two end pages and ``n // L + 1`` per lane of ``n`` records
+  (:func:`laned_calls`): at most a request more per lane, none when the ends hold it all.
 
 One exception, on orders only: the API inlines at most 50 line items per consignment (and says
 so in a ``__warning__``); such an order's line items are then read from
@@ -58,6 +68,7 @@ from connectors.bigcommerce.parsing import (
     parse_order,
     shipping_consignments,
 )
+from connectors.read_ahead import merge_ahead
 from connectors.settings import BigCommerceSettings
 
 log = logging.getLogger(__name__)
@@ -116,12 +127,60 @@ class CustomersStream(KeysetStream[str]):
         return base64.urlsafe_b64encode(cursor).decode().rstrip("=")
 
 
+#: A window's orders are read in up to this many id lanes at once by default (``ATS_BC_ORDER_LANES``).
+ORDER_LANES = 4
+#: A lane is opened per this many pages the rest of a window is expected to hold: each lane ends
+#: on a page of its own (short, or the ``204`` after a full one), a request more than one stream.
+PAGES_PER_LANE = 4
+
+
+def lane_bounds(low: int, high: int, lanes: int) -> list[tuple[int, int]]:
+    """``lanes`` (or fewer: never an empty one) contiguous id ranges, bounds inclusive, as even
+    as can be, covering ``[low, high]`` in ascending order; none when ``high < low``."""
+    span = high - low + 1
+    if span <= 0:
+        return []
+    lanes = max(1, min(lanes, span))
+    edges = [low + span * i // lanes for i in range(lanes + 1)]
+    return [(edges[i], edges[i + 1] - 1) for i in range(lanes)]
+
+
+def lanes_for(ends: tuple[list[int], list[int]], gap: tuple[int, int], page_size: int, most: int) -> int:
+    """How many lanes to read the ids ``gap`` in, between the ids of a window's lowest page and
+    its highest (``ends``): one per :data:`PAGES_PER_LANE` pages expected at the density of ids
+    of those two pages (at most ``most``, at least one)."""
+    records = sum(len(ids) for ids in ends)
+    span = sum(max(ids) - min(ids) + 1 for ids in ends)
+    expected = (gap[1] - gap[0] + 1) * records / span / page_size
+    return max(1, min(most, round(expected / PAGES_PER_LANE)))
+
+
+def laned_calls(lane_records: list[int], page_size: int = MAX_PAGE_SIZE) -> int:
+    """Requests of a window read in lanes holding ``lane_records`` records each (none: the two end
+    pages held it all), no retries: the two end pages, then ``n // page_size + 1`` per lane."""
+    return 2 + sum(n // page_size + 1 for n in lane_records)
+
+
+def _ids(records: list[Record], endpoint: str) -> list[int]:
+    """The ids of a page; raises when it has none (a window cannot be cut past it)."""
+    ids = [i for i in map(record_id, records) if i is not None]
+    if not ids:
+        raise BigCommerceError(f"GET {endpoint}: a page without ids; cannot page past it")
+    return ids
+
+
 class OrdersStream(KeysetStream[int]):
-    """v2 orders with inline consignments and line items, by id, with ``min_id``."""
+    """v2 orders with inline consignments and line items, by id, with ``min_id``; in id lanes read at
+    the same time when a window holds many pages (module docstring)."""
 
     endpoint = "v2/orders"
     #: The name the requests for an order's line items are counted under.
     products_endpoint = "v2/orders/{id}/products"
+
+    def __init__(self, client: BigCommerceClient, page_size: int, read_ahead: int = 4, lanes: int = 1) -> None:
+        """As :class:`KeysetStream`, reading a window in up to ``lanes`` id ranges at once."""
+        super().__init__(client, page_size, read_ahead)
+        self.lanes = lanes
 
     @staticmethod
     def window_params(window: Window, field: str = "date_modified") -> dict[str, str]:
@@ -149,6 +208,43 @@ class OrdersStream(KeysetStream[int]):
             # Nothing can enter a window that ended before the run began: a short page is the last.
             return body, None
         return body, self.last_id(body) + 1
+
+    def pages(self, params: Params) -> Iterator[list[Record]]:
+        """Parsed pages of the orders matching ``params``, as they arrive (see :meth:`KeysetStream.pages`).
+
+        With more than one lane (and no id bounds in ``params``), a window whose first page is
+        full is read from both ends, then its middle in lanes at once (module docstring).
+        """
+        if self.lanes < 2 or "min_id" in params or "max_id" in params:
+            return super().pages(params)
+        return self._laned_pages(params)
+
+    def _laned_pages(self, params: Params) -> Iterator[list[Record]]:
+        first, more = self.fetch(params, None)
+        first = self._fresh(first, None)
+        if first:
+            yield self.parse_page(first)
+        if more is None:
+            return
+        # The highest ids next (above the first page's, so the two never overlap): a short page
+        # holds all the rest; otherwise the ids in between go to lanes, in proportion to the density.
+        first_ids = _ids(first, self.endpoint)
+        above = max(first_ids) + 1
+        body = self.client.get(self.endpoint, {**params, "sort": "id:desc", "limit": self.page_size, "min_id": above})
+        if body is not None and not isinstance(body, list):
+            raise BigCommerceError(f"GET {self.endpoint}: expected a JSON array, got {body!r:.200}")
+        body = body or []
+        last = self._fresh(sorted(body, key=lambda r: record_id(r) or 0), above - 1)
+        if last:
+            yield self.parse_page(last)
+        if len(body) < self.page_size:
+            return
+        last_ids = _ids(last, self.endpoint)
+        gap = (above, min(last_ids) - 1)
+        bounds = lane_bounds(*gap, lanes_for((first_ids, last_ids), gap, self.page_size, self.lanes))
+        lanes = [self._raw_pages({**params, "max_id": high}, cursor=low) for low, high in bounds]
+        for records in merge_ahead(lanes, self.read_ahead, name=f"read {self.endpoint}"):
+            yield self.parse_page(records)
 
     def parse_page(self, records: list[Record]) -> list[Record]:
         """Dates and amounts parsed; consignments the API truncated completed."""
@@ -212,7 +308,7 @@ class BigCommerceStore:
         """Read the store of ``settings`` (through ``client`` when given, e.g. with a test ``sleep``)."""
         self.client = client or BigCommerceClient(settings)
         self._customers = CustomersStream(self.client, settings.page_size, settings.read_ahead_pages)
-        self._orders = OrdersStream(self.client, settings.page_size, settings.read_ahead_pages)
+        self._orders = OrdersStream(self.client, settings.page_size, settings.read_ahead_pages, settings.order_lanes)
 
     def customers(self, window: Window) -> Iterator[list[Record]]:
         """Pages of v3 customers (with ``addresses``) modified in ``window``, by id, each once."""

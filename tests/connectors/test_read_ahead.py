@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.read_ahead import read_ahead
+from connectors.read_ahead import merge_ahead, read_ahead
 
 RUN = contextvars.ContextVar("RUN", default="none")
 
@@ -97,3 +97,48 @@ def test_closing_stops_the_thread_and_closes_the_iterator() -> None:
 def test_depth_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         read_ahead(iter([]), 0)
+
+
+# -- several sources at once (the orders' id lanes) --------------------------------------------
+
+
+class Offset(Counting):
+    """``Counting`` of ``start .. start + n - 1``, slowed so that the sources interleave."""
+
+    def __init__(self, start: int, n: int, fail_at: int | None = None) -> None:
+        super().__init__(n, fail_at)
+        self.start = start
+
+    def __next__(self) -> int:
+        time.sleep(0.002)
+        return self.start + super().__next__()
+
+
+def test_merged_sources_give_every_item_once_each_source_in_order_each_in_its_thread() -> None:
+    sources = [Offset(0, 30), Offset(100, 20), Offset(200, 25)]
+    token = RUN.set("run-7")
+    try:
+        items = list(merge_ahead(sources, 2, name="lane"))
+    finally:
+        RUN.reset(token)
+    assert sorted(items) == [*range(30), *range(100, 120), *range(200, 225)]
+    for start, n in ((0, 30), (100, 20), (200, 25)):
+        assert [i for i in items if start <= i < start + n] == list(range(start, start + n))
+    assert items != sorted(items)  # they came as they arrived, not one source after the other
+    assert [s.threads for s in sources] == [{"lane 1"}, {"lane 2"}, {"lane 3"}]
+    assert all(s.contexts == {"run-7"} for s in sources)
+    _wait_for(lambda: all(s.closed for s in sources))
+
+
+def test_an_error_of_one_source_is_raised_and_stops_them_all() -> None:
+    sources = [Offset(0, 10_000), Offset(100_000, 10, fail_at=4), Offset(200_000, 10_000)]
+    items = merge_ahead(sources, 2, name="failing")
+    with pytest.raises(LookupError, match="page 4 failed"):
+        for _ in items:
+            pass
+    _wait_for(lambda: not any(t.name.startswith("failing") for t in threading.enumerate()))
+    assert all(s.closed for s in sources) and len(sources[0].produced) < 10_000
+
+
+def test_no_sources_give_nothing() -> None:
+    assert list(merge_ahead([], 3)) == []

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from connectors.base import Window
 from connectors.bigcommerce import BigCommerceClient, BigCommerceStore
+from connectors.bigcommerce.streams import lane_bounds, lanes_for
 from connectors.http import make_session
 from connectors.settings import BigCommerceSettings
 from sandbox.config import SandboxConfig
@@ -162,3 +163,15 @@ def spread(window: Window, count: int) -> list[datetime]:
 def ids_of(pages: Iterable[list[dict[str, Any]]]) -> list[int]:
     """The ids of every record of ``pages``, in order."""
     return [record["id"] for page in pages for record in page]
+
+
+def lane_ranges(ids: list[int], page_size: int, most: int = 4) -> list[tuple[int, int]]:
+    """The lanes of a window holding ``ids`` (ascending; its two end pages full)."""
+    first, last = ids[:page_size], ids[-page_size:]
+    gap = (first[-1] + 1, last[0] - 1)
+    return lane_bounds(*gap, lanes_for((first, last), gap, page_size, most))
+
+
+def lane_sizes(ids: list[int], page_size: int, most: int = 4) -> list[int]:
+    """Orders per lane of a window holding ``ids``."""
+    return [sum(low <= i <= high for i in ids) for low, high in lane_ranges(ids, page_size, most)]

@@ -24,6 +24,7 @@ from connectors.bigcommerce import (
     RetriesExhausted,
     min_api_calls,
 )
+from connectors.bigcommerce.streams import laned_calls
 from sandbox.server import SandboxServer
 from sandbox.store.db import StoreDB
 from tests.connectors.bigcommerce.helpers import (
@@ -33,6 +34,7 @@ from tests.connectors.bigcommerce.helpers import (
     fresh_window,
     ids_of,
     insert_orders,
+    lane_sizes,
     make_store,
     script_faults,
     spread,
@@ -163,7 +165,7 @@ def test_an_empty_window_is_one_request_answered_204(
 
 def test_a_204_past_the_last_full_page_ends_the_orders(live: SandboxServer, db: StoreDB, window: Window) -> None:
     ids = insert_orders(db, spread(window, 4))
-    with make_store(live, page_size=2) as store:
+    with make_store(live, page_size=2, order_lanes=1) as store:
         responses = _statuses(store)
         assert [[o["id"] for o in page] for page in store.orders(window)] == [ids[:2], ids[2:]]
     assert [status for status, _ in responses] == [200, 200, 204]
@@ -215,21 +217,24 @@ def test_an_untrusted_certificate_is_refused_not_retried(live: SandboxServer, wi
     assert store.api_calls() == {"v2/orders": 1}
 
 
-def test_pacing_keeps_the_store_off_429s(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """A quota of 6 requests per 600 ms and 12 requests to send: paced from 3 left, never a 429."""
+@pytest.mark.parametrize("lanes", [1, 4])
+def test_pacing_keeps_the_store_off_429s(tmp_path: Path, caplog: pytest.LogCaptureFixture, lanes: int) -> None:
+    """A quota of 6 requests per 600 ms and 12 (or, four lanes sending at once, about 45) requests
+    to send: paced from 3 left, together, never a 429."""
     caplog.set_level(logging.INFO, logger="connectors.bigcommerce")
     server = start_server(tmp_path / "paced", rate_limit_quota=6, rate_limit_window_ms=600)
     try:
         window = fresh_window()
         db = StoreDB(server.config.store_db)
-        ids = insert_orders(db, spread(window, 11))
+        ids = insert_orders(db, spread(window, 11 if lanes == 1 else 40))
         db.close()
         sleeps = Sleeps()
-        with make_store(server, sleep=sleeps, page_size=1, low_quota=3) as store:
+        with make_store(server, sleep=sleeps, page_size=1, low_quota=3, order_lanes=lanes) as store:
             responses = _statuses(store)
-            assert ids_of(store.orders(window)) == ids
+            assert sorted(ids_of(store.orders(window))) == ids
         assert [status for status, _ in responses].count(429) == 0
-        assert len(responses) == store_requests(server, "v2/orders") == min_api_calls("orders", 11, 1) == 12
+        expected = min_api_calls("orders", 11, 1) if lanes == 1 else laned_calls(lane_sizes(ids, 1, lanes), 1)
+        assert len(responses) == store_requests(server, "v2/orders") == expected
         assert sleeps and not _warnings(caplog)
         assert all(0 < wait <= 0.6 for wait in sleeps)
         assert any("left of the store's quota, pacing" in r.getMessage() for r in caplog.records)

@@ -90,7 +90,7 @@ def test_keyset_paging_misses_no_order_however_the_window_changes(
         if page == 1:
             db.update_order(ten_orders[8])
 
-    with make_store(live, page_size=3) as store:
+    with make_store(live, page_size=3, order_lanes=1) as store:
         after_each_page(store, "/v2/orders", change)
         seen = ids_of(store.orders(window))
     assert seen == [i for i in ten_orders if i != ten_orders[8]]
@@ -181,7 +181,7 @@ def test_requests_for_n_records_follow_the_formula(
 ) -> None:
     page_size = 5 if records <= 12 else 250
     endpoint = {"orders": "v2/orders", "customers": "v3/customers"}[entity]
-    with make_store(live, page_size=page_size) as store:
+    with make_store(live, page_size=page_size, order_lanes=1) as store:
         pages = list(getattr(store, entity)(counted[records]))
         calls = store.api_calls()
     assert sum(len(page) for page in pages) == records
@@ -228,7 +228,7 @@ def test_pages_come_out_as_they_arrive(live: SandboxServer, db: StoreDB, window:
     ``read_ahead`` pages ahead of the consumer (one page in hand, ``read_ahead`` waiting, one more
     fetched and waiting for room), never the whole window."""
     ids = insert_orders(db, spread(window, 30))
-    with make_store(live, page_size=3) as paged:
+    with make_store(live, page_size=3, order_lanes=1) as paged:
         pages = paged.orders(window)
         assert paged.api_calls() == {}
         assert ids_of([next(pages)]) == ids[:3]

@@ -337,7 +337,7 @@ def test_a_second_job_is_polled_once_when_the_first_taught_its_pace() -> None:
 
 
 def test_bulk_documents_are_utf8_and_cut_by_their_bytes() -> None:
-    frame = pd.DataFrame({"K": ["k1", "k2"], "V": ["Müller, \"Ltd\"", "日本"]})
+    frame = pd.DataFrame({"K": ["k1", "k2"], "V": ['Müller, "Ltd"', "日本"]})
     ((document, rows),) = split_by_size(Payload("Account", frame, "K"), range(2))
     assert rows == 2 and document.decode("utf-8") == 'K,V\nk1,"Müller, ""Ltd"""\nk2,日本\n'
     # One byte short of both rows: two documents, each under the limit counted in bytes.
