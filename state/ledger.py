@@ -256,19 +256,27 @@ class LedgerMixin(StoreBase):
                 rows.extend(connection.execute(query, {"sobject": sobject, "keys": list(chunk)}).all())
         else:
             for chunk in chunked(unique, IN_CHUNK):
-                params = dict(zip(_IN_NAMES, chunk, strict=False))
+                size = _in_size(len(chunk))
+                # The last key again fills the list up to its size (a repeat in IN matches nothing more).
+                params = dict(zip(_IN_NAMES[:size], [*chunk, *[chunk[-1]] * (size - len(chunk))], strict=True))
                 params["sobject"] = sobject
-                rows.extend(connection.execute(_in_query(columns, len(chunk)), params).all())
+                rows.extend(connection.execute(_in_query(columns, size), params).all())
         return rows
 
 
 # Lookup statements are built once per column set (and IN size) and then reused: building 100k
 # bind parameters per call cost more than running the queries. Named parameters rather than an
-# "expanding" IN also let SQLAlchemy reuse the compiled SQL.
+# "expanding" IN also let SQLAlchemy reuse the compiled SQL. The sizes are few (powers of two up
+# to IN_CHUNK, :func:`_in_size`): a statement per size of every last chunk held tens of MB.
 _IN_NAMES = [f"k{index}" for index in range(IN_CHUNK)]
 
 
-@lru_cache(maxsize=32)
+def _in_size(keys: int) -> int:
+    """The IN list size a chunk of ``keys`` keys is asked with: the next power of two, at most IN_CHUNK."""
+    return min(IN_CHUNK, 1 << max(0, keys - 1).bit_length())
+
+
+@lru_cache(maxsize=64)
 def _in_query(columns: tuple[Any, ...], size: int) -> Select[Any]:
     keys = [bindparam(name) for name in _IN_NAMES[:size]]
     return select(*columns).where(ledger.c.sobject == bindparam("sobject"), ledger.c.external_id.in_(keys))

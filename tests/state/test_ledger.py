@@ -26,6 +26,24 @@ def test_record_and_look_up_thousands_of_keys(store: StateStore, clock: FakeCloc
     assert store.ledger_lookup("Account", list(hashes)) == {}
 
 
+def test_lookups_of_every_size_are_exact_and_compile_few_statements(store: StateStore) -> None:
+    """Any number of keys finds exactly its rows; on SQLite the IN lists come in a few sizes only
+    (padded with the last key), so the cached statements stay few however the chunks fall."""
+    from state import ledger
+
+    hashes = {key: payload_hash(payload) for key, payload in _payloads(2_000).items()}
+    store.record_loaded("Order", [(k, h, None) for k, h in hashes.items()], "r1")
+    keys = list(hashes)
+    ledger._in_query.cache_clear()
+    for n in [*range(1, 40), 511, 512, 513, 899, 900, 901, 1_799, 2_000]:
+        wanted = [*keys[:n], "never-loaded"]
+        assert set(store.ledger_lookup("Order", wanted)) == set(keys[:n])
+        assert store.unchanged("Order", {k: hashes[k] for k in wanted[:n]}) == set(keys[:n])
+    if store.dialect == "sqlite":
+        # Two column sets (lookup, hashes), each in at most the ten powers of two below 900 and 900.
+        assert 0 < ledger._in_query.cache_info().currsize <= 2 * 11
+
+
 def test_unchanged_compares_hashes(store: StateStore) -> None:
     hashes = {key: payload_hash(payload) for key, payload in _payloads(N).items()}
     store.record_loaded("Order", [(k, h, None) for k, h in hashes.items()], "r1")
