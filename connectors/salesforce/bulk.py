@@ -90,9 +90,11 @@ def send(
     by_key = {payload.key_text(i): i for i in positions}
     done: set[int] = set()
     external_id = payload.key_field if operation == "upsert" else None
+    # Of the result files (every column sent, echoed), only these are read: the key and the outcome.
+    keep = (payload.key_field, "sf__Id", "sf__Created", "sf__Error")
     for document, rows in split_by_size(payload, positions):
         client.check_budget()
-        successful, failed = run_job(client, operation, payload.sobject, external_id, document, rows)
+        successful, failed = run_job(client, operation, payload.sobject, external_id, document, rows, keep)
         for row in successful:
             i = by_key.get(row.get(payload.key_field, ""))
             if i is not None:
@@ -110,10 +112,10 @@ def send(
 
 def run_job(
     client: SalesforceClient, operation: str, sobject: str, external_id_field: str | None, document: bytes,
-    rows: int = 0,
+    rows: int = 0, keep: Sequence[str] | None = None,
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:  # fmt: skip
     """Create, upload, close, wait for and read one ingest job of ``rows`` records: (successful
-    rows, failed rows)."""
+    rows, failed rows), with only the ``keep`` columns (None: all)."""
     spec: dict[str, Any] = {
         "object": sobject,
         "operation": operation,
@@ -131,9 +133,9 @@ def run_job(
     info = wait_for_job(client, job_id, rows)
     if info.get("state") != "JobComplete":
         raise BulkJobError(job_id, str(info.get("state")).lower(), str(info.get("errorMessage") or "no reason given"))
-    successful = read_results(client, job_id, "successfulResults")
+    successful = read_results(client, job_id, "successfulResults", keep)
     # The job's own count says whether there is anything to read: a clean job costs a call less.
-    failed = read_results(client, job_id, "failedResults") if _count(info, "numberRecordsFailed") else []
+    failed = read_results(client, job_id, "failedResults", keep) if _count(info, "numberRecordsFailed") else []
     log.info("Bulk API 2.0 job %s: %d succeeded, %d failed", job_id, len(successful), len(failed))
     return successful, failed
 
@@ -243,9 +245,20 @@ def abort_job(client: SalesforceClient, job_id: str) -> None:
         log.warning("could not abort Bulk API 2.0 job %s: %s", job_id, exc)
 
 
-def read_results(client: SalesforceClient, job_id: str, kind: str) -> list[dict[str, str]]:
-    """Rows of ``successfulResults`` or ``failedResults`` as dicts keyed by header."""
+def read_results(
+    client: SalesforceClient, job_id: str, kind: str, keep: Sequence[str] | None = None
+) -> list[dict[str, str]]:
+    """Rows of ``successfulResults`` or ``failedResults`` as dicts keyed by header, with only the
+    ``keep`` columns (those the file has; None: every column).
+
+    A result file echoes every column sent: read whole into dicts, the 50,000 rows of a job took
+    several times the memory of the job's own payload. The body is decoded as it is read."""
     response = client.raw("bulk_results", "GET", f"jobs/ingest/{job_id}/{kind}", headers={"Accept": "text/csv"})
     # Decode ourselves: without a charset requests would guess ISO-8859-1 for text/csv.
-    text = response.content.decode("utf-8-sig")
-    return list(csv.DictReader(io.StringIO(text, newline="")))
+    text = io.TextIOWrapper(io.BytesIO(response.content), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if header is None:
+        return []
+    wanted = [(i, name) for i, name in enumerate(header) if keep is None or name in keep]
+    return [{name: row[i] for i, name in wanted if i < len(row)} for row in reader if row]

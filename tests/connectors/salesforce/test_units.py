@@ -27,7 +27,15 @@ from simple_salesforce.exceptions import (
 from connectors.base import CrmSink
 from connectors.salesforce import CLEAR, SalesforceCallError, SalesforceClient, in_queries
 from connectors.salesforce.auth import jwt_assertion, jwt_audience
-from connectors.salesforce.bulk import Pace, close_job, csv_text, split_by_size, upload_data, wait_for_job
+from connectors.salesforce.bulk import (
+    Pace,
+    close_job,
+    csv_text,
+    read_results,
+    split_by_size,
+    upload_data,
+    wait_for_job,
+)
 from connectors.salesforce.errors import Redactor
 from connectors.salesforce.query import flatten, records_frame, select_columns
 from connectors.salesforce.results import from_bulk_error, from_save_result, to_frame
@@ -343,3 +351,23 @@ def test_bulk_documents_are_utf8_and_cut_by_their_bytes() -> None:
     # One byte short of both rows: two documents, each under the limit counted in bytes.
     parts = list(split_by_size(Payload("Account", frame, "K"), range(2), max_bytes=len(document) - 1))
     assert [r for _, r in parts] == [1, 1] and all(len(d) < len(document) for d, _ in parts)
+
+
+def test_bulk_results_keep_only_the_columns_asked_for() -> None:
+    body = (
+        '\ufeff"sf__Id","sf__Created",Ext__c,Name,Description\n'
+        '001A,true,k1,"Müller, ""Ltd""","two\nlines"\n'
+        "\n"
+        "001B,false,k2,Plain,\n"
+    ).encode()
+    client = SimpleNamespace(raw=lambda *args, **kwargs: SimpleNamespace(content=body))
+    kept = read_results(client, "750x", "successfulResults", ("Ext__c", "sf__Id", "sf__Created", "sf__Error"))  # type: ignore[arg-type]
+    assert kept == [
+        {"sf__Id": "001A", "sf__Created": "true", "Ext__c": "k1"},
+        {"sf__Id": "001B", "sf__Created": "false", "Ext__c": "k2"},
+    ]
+    every = read_results(client, "750x", "successfulResults")  # type: ignore[arg-type]
+    assert every[0]["Name"] == 'Müller, "Ltd"' and every[0]["Description"] == "two\nlines"
+    assert (
+        read_results(SimpleNamespace(raw=lambda *a, **k: SimpleNamespace(content=b"")), "750x", "failedResults") == []
+    )  # type: ignore[arg-type]
