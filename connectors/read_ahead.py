@@ -40,9 +40,11 @@ def read_ahead(items: Iterator[T], depth: int, *, name: str = "read-ahead") -> I
 def merge_ahead(sources: Sequence[Iterator[T]], depth: int, *, name: str = "read-ahead") -> Iterator[T]:
     """The items of every iterator of ``sources``, each read by its own thread, as they arrive.
 
-    As :func:`read_ahead` (of which this is the general case), with at most ``depth`` items per
-    source waiting in all; the items of one source keep their order. The first error of any
-    source is raised, and every thread then stops.
+    As :func:`read_ahead` (of which this is the general case), with at most ``depth`` items
+    waiting in all and one more in each thread's hands (the sources share the bound: a page
+    of orders is held as parsed JSON, and more sources need not hold more pages); the items of
+    one source keep their order. The first error of any source is raised, and every thread then
+    stops.
     """
     if depth < 1:
         raise ValueError("depth must be at least 1")
@@ -50,7 +52,7 @@ def merge_ahead(sources: Sequence[Iterator[T]], depth: int, *, name: str = "read
 
 
 def _consume(sources: list[Iterator[T]], depth: int, name: str) -> Iterator[T]:
-    handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth * max(1, len(sources)))
+    handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
     def put(kind: str, value: object) -> bool:

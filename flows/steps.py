@@ -341,6 +341,12 @@ class Adoption:
         """Records stamped."""
         return sum(len(keys) for keys in self.stamped.values())
 
+    def add(self, other: Adoption) -> None:
+        """Add what another adoption stamped and was refused."""
+        for sobject, keys in other.stamped.items():
+            self.stamped.setdefault(sobject, set()).update(keys)
+        self.refused.update(other.refused)
+
 
 def adopt(res: Resources, adoptions: pd.DataFrame) -> Adoption:
     """Stamp our keys on records CSRs made before the integration, so upserts update them."""
@@ -374,28 +380,44 @@ def _load_order(mapping: SalesforceMapping) -> tuple[ObjectMap, ObjectMap, Objec
 def write_window(
     res: Resources, loader: Loader, adoptions: list[pd.DataFrame], run_id: str, stage: Stage = untimed
 ) -> tuple[int, list[LoadReport]]:
-    """Write the window: stamp its adoptions, then per object (Accounts, Contacts, Orders) resend
+    """Write the window: per object (Accounts, Contacts, Orders), stamp its adoptions, then resend
     earlier runs' failures and write its spooled rows, once each (:meth:`Loader.flush`).
 
+    An object's stamps must be in before its upserts (which then find the stamped records), and
+    need nothing of the objects before it: so the next object's stamps are sent in a thread while
+    this one's rows are written (its Bulk job mostly waits on the org). On a real org the two can
+    meet on a parent Account's lock; a row that fails so is sent again (``UNABLE_TO_LOCK_ROW``).
     The rows of refused adoptions and of their children are held back
     (:mod:`transforms.holdback`), and the store records they came from dead-lettered at the
     transform stage, so that the next run fetches them again and retries the adoption.
     Returns the records stamped and the load reports.
     """
     pending = pd.concat(adoptions, ignore_index=True) if adoptions else pd.DataFrame()
-    outcome = Adoption()
     if not pending.empty:
         # A buyer in several batches was proposed by each, alike: stamp each record once.
         pending = pending.drop_duplicates(["sobject", "salesforce_id"]).drop_duplicates(["sobject", "key"])
-        with stage("load"):
-            outcome = adopt(res, pending)
-    held = held_keys(pending, outcome.refused) if outcome.refused else {}
+    by_object = dict(tuple(pending.groupby("sobject"))) if not pending.empty else {}
+
+    def stamp(sobject: str) -> Adoption:
+        return adopt(res, by_object[sobject]) if sobject in by_object else Adoption()
+
+    outcome = Adoption()
     reports: list[LoadReport] = []
     held_back: dict[str, pd.DataFrame] = {}
-    with stage("diff"):
-        for objmap in _load_order(res.mapping):
-            reports.append(loader.retry_payloads(objmap))
-            report, back = loader.flush(objmap, held)
+    held: dict[str, set[str]] = {}
+    objects = _load_order(res.mapping)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="adopt") as pool:
+        ahead: Future[Adoption] | None = None
+        for i, objmap in enumerate(objects):
+            with stage("load"):
+                outcome.add(ahead.result() if ahead is not None else stamp(objmap.sobject))
+            if i + 1 < len(objects):
+                ahead = pool.submit(contextvars.copy_context().run, stamp, objects[i + 1].sobject)
+            for sobject, keys in (held_keys(pending, outcome.refused) if outcome.refused else {}).items():
+                held.setdefault(sobject, set()).update(keys)
+            with stage("diff"):
+                reports.append(loader.retry_payloads(objmap))
+                report, back = loader.flush(objmap, held)
             reports.append(report)
             if not back.empty:
                 held_back[objmap.sobject] = back

@@ -14,6 +14,9 @@ Every request goes through one place, :meth:`SalesforceClient._invoke`, which
 * wraps simple-salesforce's and requests' exceptions in :class:`SalesforceCallError`, whose
   message holds no URL, token, password or record data.
 
+Calls may come from more than one thread (a window's write stamps adoptions while a Bulk job
+runs): the counts and the first login are taken under a lock.
+
 Writes check the budget first (:meth:`check_budget`): once the org's daily usage reaches
 ``api_usage_stop`` of its limit, no further write is sent.
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -106,6 +110,9 @@ class SalesforceClient:
         self._http.mount("https://", _TimeoutAdapter((min(CONNECT_TIMEOUT, settings.timeout), settings.timeout)))
         self._sf: Salesforce | None = None
         self._calls: Counter[str] = Counter()
+        # A window's write stamps one object's adoptions while another's Bulk job runs: counts and
+        # logins are shared by the threads sending.
+        self._lock = threading.RLock()
         self._usage: tuple[int, int] | None = None
         self._refused = False  # the org answered REQUEST_LIMIT_EXCEEDED
         self._describes: dict[str, dict[str, Any]] = {}
@@ -132,7 +139,7 @@ class SalesforceClient:
         """Log in now (otherwise the first call does); raises :class:`AuthenticationError`."""
 
         def once() -> auth.Session:
-            self._calls["login"] += 1
+            self._count("login")
             return auth.login(self.settings, self._http)
 
         try:
@@ -155,10 +162,15 @@ class SalesforceClient:
         return f"https://{self._connection().sf_instance}"
 
     def _connection(self) -> Salesforce:
-        if self._sf is None:
-            self.login()
-        assert self._sf is not None
-        return self._sf
+        with self._lock:  # one login when several threads start at once
+            if self._sf is None:
+                self.login()
+            assert self._sf is not None
+            return self._sf
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self._calls[kind] += 1
 
     # -- the one way requests are made ----------------------------------------------------------
 
@@ -174,7 +186,7 @@ class SalesforceClient:
     def _attempt(self, kind: str, call: Callable[[Salesforce], T]) -> T:
         for relogin in range(MAX_RELOGINS + 1):
             sf = self._connection()
-            self._calls[kind] += 1
+            self._count(kind)
             try:
                 result = call(sf)
             except SalesforceExpiredSession:
@@ -228,7 +240,8 @@ class SalesforceClient:
         """Requests sent so far per kind: ``login``, ``describe``, ``query``, ``query_more``,
         ``collections``, ``bulk_create``, ``bulk_upload``, ``bulk_close``, ``bulk_poll``,
         ``bulk_results``, ``limits``."""
-        return dict(self._calls)
+        with self._lock:
+            return dict(self._calls)
 
     def api_usage(self) -> tuple[int, int] | None:
         """``(used, limit)`` of the org's daily API requests from the last ``Sforce-Limit-Info``."""

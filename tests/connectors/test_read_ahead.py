@@ -142,3 +142,13 @@ def test_an_error_of_one_source_is_raised_and_stops_them_all() -> None:
 
 def test_no_sources_give_nothing() -> None:
     assert list(merge_ahead([], 3)) == []
+
+
+def test_merged_sources_share_the_bound() -> None:
+    sources = [Counting(100), Counting(100), Counting(100)]
+    items = merge_ahead(sources, 2)
+    next(items)
+    time.sleep(0.2)  # room for items too many, were the bound per source
+    # One in hand, two waiting, and at most one more held by each of the three threads.
+    assert sum(len(s.produced) for s in sources) <= 1 + 2 + 3
+    items.close()
