@@ -10,11 +10,13 @@ letters. Tasks work on whole batches (thousands of records), never one task per 
 from __future__ import annotations
 
 import contextvars
+import io
 import pickle
+import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -149,34 +151,51 @@ class Batch:
 class _WindowCustomers:
     """The window's customer records, kept until each has gone out with a batch.
 
-    Kept pickled: a record's bytes take a fraction of the memory of its dicts, and a backfill's
-    window can hold every customer of the store (tens of thousands) for the whole run.
+    Kept on disk, pickled, in a temporary file (memory holds each record's place in it): a
+    backfill's window can hold every customer of the store (30,000 at 100k orders, some 2 KB
+    each as pickles) for the whole run, while a batch needs only its own. The customers' reading
+    thread adds; the run's thread takes (a lock keeps the file's position theirs in turn).
     """
 
     def __init__(self) -> None:
-        self._kept: dict[object, bytes] = {}
+        self._file = tempfile.TemporaryFile(prefix="ats-window-customers-")  # noqa: SIM115 (closed by close())
+        self._places: dict[object, tuple[int, int]] = {}  # key -> (offset, length) of its latest copy
         self._sent: set[object] = set()
+        self._lock = threading.Lock()
 
     def add(self, records: Iterable[dict]) -> None:
         """Keep ``records`` (a later copy of an id replaces the earlier)."""
-        for record in records:
-            self._kept[_key(record)] = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        pickled = [(_key(record), pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)) for record in records]
+        with self._lock:
+            offset = self._file.seek(0, io.SEEK_END)
+            for key, data in pickled:
+                self._file.write(data)
+                self._places[key] = (offset, len(data))
+                offset += len(data)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._kept
+        return key in self._places
 
     def take(self, keys: Iterable[object]) -> tuple[list[dict], list[dict]]:
         """The kept records of ``keys``: (those going out for the first time, those sent before)."""
         first, again = [], []
-        for key in keys:
-            if key in self._kept:
-                (again if key in self._sent else first).append(pickle.loads(self._kept[key]))  # noqa: S301 (our own bytes)
-                self._sent.add(key)
+        with self._lock:
+            for key in keys:
+                place = self._places.get(key)
+                if place is not None:
+                    self._file.seek(place[0])
+                    record = pickle.loads(self._file.read(place[1]))  # noqa: S301 (our own temporary file)
+                    (again if key in self._sent else first).append(record)
+                    self._sent.add(key)
         return first, again
 
     def rest(self) -> list[dict]:
         """The kept records no batch has taken yet (customers without an order in the window)."""
-        return self.take([key for key in self._kept if key not in self._sent])[0]
+        return self.take([key for key in list(self._places) if key not in self._sent])[0]
+
+    def close(self) -> None:
+        """Delete the file."""
+        self._file.close()
 
 
 def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True) -> Iterator[Batch]:
@@ -191,7 +210,7 @@ def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True
     """
     window = _WindowCustomers()
     stop = threading.Event()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="customers") as pool:
+    with closing(window), ThreadPoolExecutor(max_workers=1, thread_name_prefix="customers") as pool:
         # The customers are read in a thread while the orders' pages arrive here: the two
         # streams' requests overlap each other's waits and our parsing. A batch is cut only once
         # every window customer is in (else its orders' customers would be fetched by id again).

@@ -124,3 +124,38 @@ class _Broken(FakeStore):
 def test_an_error_reading_the_customers_is_raised_before_any_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(RuntimeError, match="the store said no"):
         _cut(_Broken([], [{"id": 10, "customer_id": 1}]), 100, monkeypatch)
+
+
+def test_window_customers_are_kept_on_disk_each_taken_once_then_as_sent_before() -> None:
+    window = steps._WindowCustomers()
+    try:
+        window.add([{"id": 1, "v": "old"}, {"id": 2, "v": "a"}])
+        window.add([{"id": 1, "v": "new"}, {"id": 3, "v": "ü" * 5_000}])  # a later copy replaces
+        assert 1 in window and 4 not in window
+        first, again = window.take([1, 4])
+        assert first == [{"id": 1, "v": "new"}] and again == []
+        first, again = window.take([1, 2])
+        assert first == [{"id": 2, "v": "a"}] and again == [{"id": 1, "v": "new"}]
+        assert window.rest() == [{"id": 3, "v": "ü" * 5_000}]
+        assert window.rest() == []
+    finally:
+        window.close()
+
+
+def test_window_customers_added_by_one_thread_are_taken_whole_by_another() -> None:
+    import threading
+    import time
+
+    window = steps._WindowCustomers()
+    try:
+        adder = threading.Thread(target=lambda: [window.add([{"id": i, "n": [i] * 50}]) for i in range(2_000)])
+        adder.start()
+        taken: list[dict] = []
+        deadline = time.monotonic() + 30
+        while (adder.is_alive() or len(taken) < 2_000) and time.monotonic() < deadline:
+            taken += window.take([i for i in range(2_000) if i in window])[0]
+        adder.join()
+        assert sorted(r["id"] for r in taken) == list(range(2_000))
+        assert all(r["n"] == [r["id"]] * 50 for r in taken)
+    finally:
+        window.close()
