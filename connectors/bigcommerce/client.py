@@ -442,10 +442,12 @@ class KeysetStream(ABC, Generic[Cursor]):
         for records in read_ahead(self._raw_pages(params), self.read_ahead, name=f"read {self.endpoint}"):
             yield self.parse_page(records)
 
-    def _raw_pages(self, params: Params, cursor: Cursor | None = None) -> Iterator[list[Record]]:
+    def _raw_pages(
+        self, params: Params, cursor: Cursor | None = None, after: int | None = None
+    ) -> Iterator[list[Record]]:
         """Unparsed pages from ``cursor`` (None: the first page), each without the records already
-        seen, until the cursor says the last."""
-        last_id: int | None = None
+        seen (and those of ids up to ``after``), until the cursor says the last."""
+        last_id: int | None = after
         while True:
             records, next_cursor = self.fetch(params, cursor)
             fresh = self._fresh(records, last_id)

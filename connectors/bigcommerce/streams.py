@@ -16,11 +16,12 @@ inclusive, whole seconds: records on a boundary second are kept) and page **by i
 
 **Id lanes** (orders; ``ATS_BC_ORDER_LANES``, default 4): one stream of pages waits a round trip
 per page, so a large window is cut by id and its parts read at once. When the first page (the
-lowest ids) is full, the next request is the page of the *highest* ids above it
-(``sort=id:desc&min_id=``): a short one holds all the rest; otherwise the ids in between are cut
-into up to :data:`ORDER_LANES` ranges (one per :data:`PAGES_PER_LANE` pages expected at the two
-pages' density of ids), each a keyset stream of its own (``min_id``..``max_id``) in its own
-thread. The store's quota is shared by all of them (the client paces them together).
+lowest ids) is full, one request asks for the highest id above it (``sort=id:desc&limit=1&
+min_id=``); the ids in between are cut into up to :data:`ORDER_LANES` ranges (one per
+:data:`PAGES_PER_LANE` pages expected at the first page's density of ids), each a keyset stream
+of its own (``min_id``..``max_id``; the last has no upper bound) in its own thread. A lane drops
+a record whose id is below its range as a repeat (it is another lane's), as a single stream drops
+ids it has passed. The store's quota is shared by all of them (the client paces them together).
 
 Pages come out as they arrive (generators), so memory does not grow with the window. Pages are
 in ascending id order within a stream (a lane), not ``date_modified`` order: the window is the
@@ -32,8 +33,8 @@ Requests for N records with page size L (:func:`min_api_calls`, no retries):
   multiple of L, since the cursor block says there is no next page;
 * orders: ``N // L + 1``: ``ceil(N / L)`` when N is not a multiple of L (the short last page
   ends it), one more otherwise (the ``204`` that shows the previous full page was the last).
-  Read in lanes, the two end pages and ``n // L + 1`` per lane of ``n`` records
-  (:func:`laned_calls`): at most a request more per lane, none when the ends hold it all.
+  Read in lanes: the first page, the request for the highest id, and ``n // L + 1`` per lane of
+  ``n`` records (:func:`laned_calls`): at most a request more per lane, and one for the highest id.
 
 One exception, on orders only: the API inlines at most 50 line items per consignment (and says
 so in a ``__warning__``); such an order's line items are then read from
@@ -145,19 +146,18 @@ def lane_bounds(low: int, high: int, lanes: int) -> list[tuple[int, int]]:
     return [(edges[i], edges[i + 1] - 1) for i in range(lanes)]
 
 
-def lanes_for(ends: tuple[list[int], list[int]], gap: tuple[int, int], page_size: int, most: int) -> int:
-    """How many lanes to read the ids ``gap`` in, between the ids of a window's lowest page and
-    its highest (``ends``): one per :data:`PAGES_PER_LANE` pages expected at the density of ids
-    of those two pages (at most ``most``, at least one)."""
-    records = sum(len(ids) for ids in ends)
-    span = sum(max(ids) - min(ids) + 1 for ids in ends)
-    expected = (gap[1] - gap[0] + 1) * records / span / page_size
+def lanes_for(first_ids: list[int], ids: tuple[int, int], page_size: int, most: int) -> int:
+    """How many lanes to read the ids ``ids`` (bounds inclusive) in, after a window's first page
+    (``first_ids``): one per :data:`PAGES_PER_LANE` pages expected at the first page's density of
+    ids (at most ``most``, at least one)."""
+    density = len(first_ids) / (max(first_ids) - min(first_ids) + 1)
+    expected = (ids[1] - ids[0] + 1) * density / page_size
     return max(1, min(most, round(expected / PAGES_PER_LANE)))
 
 
 def laned_calls(lane_records: list[int], page_size: int = MAX_PAGE_SIZE) -> int:
-    """Requests of a window read in lanes holding ``lane_records`` records each (none: the two end
-    pages held it all), no retries: the two end pages, then ``n // page_size + 1`` per lane."""
+    """Requests of a window read in lanes holding ``lane_records`` records each, no retries: the
+    first page, the request for the highest id, then ``n // page_size + 1`` per lane."""
     return 2 + sum(n // page_size + 1 for n in lane_records)
 
 
@@ -226,23 +226,24 @@ class OrdersStream(KeysetStream[int]):
             yield self.parse_page(first)
         if more is None:
             return
-        # The highest ids next (above the first page's, so the two never overlap): a short page
-        # holds all the rest; otherwise the ids in between go to lanes, in proportion to the density.
+        # Where the window's ids end: the highest above the first page's (one record). It only
+        # cuts the lanes evenly; the last lane has no upper bound, so a wrong answer (a record
+        # served again under a later id, say) makes a lane longer, never the window shorter.
         first_ids = _ids(first, self.endpoint)
         above = max(first_ids) + 1
-        body = self.client.get(self.endpoint, {**params, "sort": "id:desc", "limit": self.page_size, "min_id": above})
+        body = self.client.get(self.endpoint, {**params, "sort": "id:desc", "limit": 1, "min_id": above})
         if body is not None and not isinstance(body, list):
             raise BigCommerceError(f"GET {self.endpoint}: expected a JSON array, got {body!r:.200}")
-        body = body or []
-        last = self._fresh(sorted(body, key=lambda r: record_id(r) or 0), above - 1)
-        if last:
-            yield self.parse_page(last)
-        if len(body) < self.page_size:
+        if not body:
             return
-        last_ids = _ids(last, self.endpoint)
-        gap = (above, min(last_ids) - 1)
-        bounds = lane_bounds(*gap, lanes_for((first_ids, last_ids), gap, self.page_size, self.lanes))
-        lanes = [self._raw_pages({**params, "max_id": high}, cursor=low) for low, high in bounds]
+        # Never below the first page's end: the last lane reads from there on, whatever the answer.
+        top = max([above, *(i for i in map(record_id, body) if i is not None)])
+        bounds = lane_bounds(above, top, lanes_for(first_ids, (above, top), self.page_size, self.lanes))
+        # Each lane owns its ids: a record below its range is another lane's, served again (a repeat).
+        lanes = [
+            self._raw_pages({**params, "max_id": high} if i < len(bounds) - 1 else params, cursor=low, after=low - 1)
+            for i, (low, high) in enumerate(bounds)
+        ]
         for records in merge_ahead(lanes, self.read_ahead, name=f"read {self.endpoint}"):
             yield self.parse_page(records)
 

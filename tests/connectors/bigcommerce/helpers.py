@@ -166,12 +166,13 @@ def ids_of(pages: Iterable[list[dict[str, Any]]]) -> list[int]:
 
 
 def lane_ranges(ids: list[int], page_size: int, most: int = 4) -> list[tuple[int, int]]:
-    """The lanes of a window holding ``ids`` (ascending; its two end pages full)."""
-    first, last = ids[:page_size], ids[-page_size:]
-    gap = (first[-1] + 1, last[0] - 1)
-    return lane_bounds(*gap, lanes_for((first, last), gap, page_size, most))
+    """The lanes of a window holding ``ids`` (ascending; more than its first page)."""
+    first = ids[:page_size]
+    above = first[-1] + 1
+    return lane_bounds(above, ids[-1], lanes_for(first, (above, ids[-1]), page_size, most))
 
 
 def lane_sizes(ids: list[int], page_size: int, most: int = 4) -> list[int]:
-    """Orders per lane of a window holding ``ids``."""
-    return [sum(low <= i <= high for i in ids) for low, high in lane_ranges(ids, page_size, most)]
+    """Orders per lane of a window holding ``ids`` (the last lane has no upper bound)."""
+    ranges = lane_ranges(ids, page_size, most)
+    return [sum(low <= i and (i <= high or n == len(ranges) - 1) for i in ids) for n, (low, high) in enumerate(ranges)]
