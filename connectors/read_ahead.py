@@ -37,25 +37,30 @@ def read_ahead(items: Iterator[T], depth: int, *, name: str = "read-ahead") -> I
     return merge_ahead([items], depth, name=name)
 
 
-def merge_ahead(sources: Sequence[Iterator[T]], depth: int, *, name: str = "read-ahead") -> Iterator[T]:
-    """The items of every iterator of ``sources``, each read by its own thread, as they arrive.
+def merge_ahead(
+    sources: Sequence[Iterator[T]], depth: int, *, name: str = "read-ahead", ordered: bool = False
+) -> Iterator[T]:
+    """The items of every iterator of ``sources``, each read by its own thread.
 
-    As :func:`read_ahead` (of which this is the general case), with at most ``depth`` items
-    waiting in all and one more in each thread's hands (the sources share the bound: a page
-    of orders is held as parsed JSON, and more sources need not hold more pages); the items of
-    one source keep their order. The first error of any source is raised, and every thread then
-    stops.
+    As :func:`read_ahead` (of which this is the general case). Unordered, the items come as they
+    arrive, with at most ``depth`` waiting in all and one more in each thread's hands (the
+    sources share the bound); the items of one source keep their order. ``ordered``: every item
+    of the first source, then of the second, and so on, as one iterator would give them, each
+    source reading up to ``depth`` items ahead meanwhile (so a later source waits, read, for
+    its turn). The first error of a source is raised where its item would have come, and every
+    thread then stops.
     """
     if depth < 1:
         raise ValueError("depth must be at least 1")
-    return _consume(list(sources), depth, name)
+    return _consume(list(sources), depth, name, ordered)
 
 
-def _consume(sources: list[Iterator[T]], depth: int, name: str) -> Iterator[T]:
-    handoff: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+def _consume(sources: list[Iterator[T]], depth: int, name: str, ordered: bool = False) -> Iterator[T]:
+    shared: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
+    queues = [queue.Queue(maxsize=depth) if ordered else shared for _ in sources]
     stop = threading.Event()
 
-    def put(kind: str, value: object) -> bool:
+    def put(handoff: queue.Queue[tuple[str, object]], kind: str, value: object) -> bool:
         """Hand one item over; False when the consumer has gone."""
         while not stop.is_set():
             try:
@@ -65,15 +70,15 @@ def _consume(sources: list[Iterator[T]], depth: int, name: str) -> Iterator[T]:
                 continue
         return False
 
-    def produce(items: Iterator[T]) -> None:
+    def produce(items: Iterator[T], handoff: queue.Queue[tuple[str, object]]) -> None:
         try:
             for item in items:
-                if not put(_ITEM, item):
+                if not put(handoff, _ITEM, item):
                     break
             else:
-                put(_DONE, None)
+                put(handoff, _DONE, None)
         except BaseException as error:
-            put(_ERROR, error)
+            put(handoff, _ERROR, error)
         finally:
             close = getattr(items, "close", None)
             if close is not None:
@@ -81,21 +86,23 @@ def _consume(sources: list[Iterator[T]], depth: int, name: str) -> Iterator[T]:
 
     if not sources:
         return
-    for i, items in enumerate(sources):
+    for i, (items, handoff) in enumerate(zip(sources, queues, strict=True)):
         thread_name = name if len(sources) == 1 else f"{name} {i + 1}"
         # Each thread runs in a copy of the caller's context (a context cannot be entered twice at once).
         run = contextvars.copy_context().run
-        threading.Thread(target=run, args=(produce, items), name=thread_name, daemon=True).start()
-    running = len(sources)
+        threading.Thread(target=run, args=(produce, items, handoff), name=thread_name, daemon=True).start()
     try:
-        while running:
-            kind, value = handoff.get()
-            if kind == _DONE:
-                running -= 1
-            elif kind == _ERROR:
-                assert isinstance(value, BaseException)
-                raise value
-            else:
-                yield value  # type: ignore[misc]
+        # Ordered: each source's queue to its end in turn; else the one shared queue, to the last end.
+        turns = [(handoff, 1) for handoff in queues] if ordered else [(shared, len(sources))]
+        for handoff, ends in turns:
+            while ends:
+                kind, value = handoff.get()
+                if kind == _DONE:
+                    ends -= 1
+                elif kind == _ERROR:
+                    assert isinstance(value, BaseException)
+                    raise value
+                else:
+                    yield value  # type: ignore[misc]
     finally:
         stop.set()

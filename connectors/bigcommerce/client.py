@@ -193,6 +193,14 @@ class RateLimit:
             seen_at=seen_at,
         )
 
+    def superseded_by(self, other: RateLimit) -> bool:
+        """Whether ``other`` is the newer reading: of a later window, or of this one with fewer left.
+
+        Responses of requests sent at once arrive in any order; an earlier one's meter (more
+        left) arriving last must not undo what a later one said."""
+        same_window = abs((other.seen_at + other.reset_ms / 1000) - (self.seen_at + self.reset_ms / 1000)) < 0.05
+        return not same_window or other.left <= self.left
+
     def pacing_delay(self, low_quota: int, now: float, in_flight: int = 0) -> float:
         """Seconds to wait before the next request so the quota lasts until the window resets.
 
@@ -321,7 +329,7 @@ class BigCommerceClient:
         """A request is no longer in flight; its response's meter (if any) is the latest."""
         with self._calls_lock:
             self._in_flight -= 1
-            if meter is not None:
+            if meter is not None and (self._rate_limit is None or self._rate_limit.superseded_by(meter)):
                 self._rate_limit = meter
 
     def _read(self, endpoint: str, response: requests.Response, meter: RateLimit | None) -> Any:

@@ -21,11 +21,14 @@ min_id=``); the ids in between are cut into up to :data:`ORDER_LANES` ranges (on
 :data:`PAGES_PER_LANE` pages expected at the first page's density of ids), each a keyset stream
 of its own (``min_id``..``max_id``; the last has no upper bound) in its own thread. A lane drops
 a record whose id is below its range as a repeat (it is another lane's), as a single stream drops
-ids it has passed. The store's quota is shared by all of them (the client paces them together).
+ids it has passed. The pages still come out in id order, as one stream's would (a later lane's
+wait, read, for their turn), so a window yields the same batches however it was read; hence
+lanes only for a window expected to hold at most :data:`LANED_ORDERS` more orders (what they
+may hold ahead). The store's quota is shared by all of them (the client paces them together).
 
 Pages come out as they arrive (generators), so memory does not grow with the window. Pages are
-in ascending id order within a stream (a lane), not ``date_modified`` order: the window is the
-unit of completeness, so a caller advances its watermark only after the whole window is through.
+in ascending id order, not ``date_modified`` order: the window is the unit of completeness, so a
+caller advances its watermark only after the whole window is through.
 
 Requests for N records with page size L (:func:`min_api_calls`, no retries):
 
@@ -133,6 +136,10 @@ ORDER_LANES = 4
 #: A lane is opened per this many pages the rest of a window is expected to hold: each lane ends
 #: on a page of its own (short, or the ``204`` after a full one), a request more than one stream.
 PAGES_PER_LANE = 4
+#: Lanes only for a window expected to hold at most this many orders more: their pages come out
+#: in id order (a later lane's wait, read, for their turn), so the lanes hold up to this many
+#: orders ahead. A larger window (a backfill, bound by the store's quota anyway) is one stream.
+LANED_ORDERS = 10_000
 
 
 def lane_bounds(low: int, high: int, lanes: int) -> list[tuple[int, int]]:
@@ -146,13 +153,16 @@ def lane_bounds(low: int, high: int, lanes: int) -> list[tuple[int, int]]:
     return [(edges[i], edges[i + 1] - 1) for i in range(lanes)]
 
 
-def lanes_for(first_ids: list[int], ids: tuple[int, int], page_size: int, most: int) -> int:
-    """How many lanes to read the ids ``ids`` (bounds inclusive) in, after a window's first page
-    (``first_ids``): one per :data:`PAGES_PER_LANE` pages expected at the first page's density of
-    ids (at most ``most``, at least one)."""
-    density = len(first_ids) / (max(first_ids) - min(first_ids) + 1)
-    expected = (ids[1] - ids[0] + 1) * density / page_size
-    return max(1, min(most, round(expected / PAGES_PER_LANE)))
+def expected_records(first_ids: list[int], ids: tuple[int, int]) -> float:
+    """How many records the ids ``ids`` (bounds inclusive) should hold, at the density of ids of a
+    window's first page (``first_ids``)."""
+    return (ids[1] - ids[0] + 1) * len(first_ids) / (max(first_ids) - min(first_ids) + 1)
+
+
+def lanes_for(expected: float, page_size: int, most: int) -> int:
+    """How many lanes to read ``expected`` records in: one per :data:`PAGES_PER_LANE` pages (at
+    most ``most``, at least one)."""
+    return max(1, min(most, round(expected / page_size / PAGES_PER_LANE)))
 
 
 def laned_calls(lane_records: list[int], page_size: int = MAX_PAGE_SIZE) -> int:
@@ -181,6 +191,7 @@ class OrdersStream(KeysetStream[int]):
         """As :class:`KeysetStream`, reading a window in up to ``lanes`` id ranges at once."""
         super().__init__(client, page_size, read_ahead)
         self.lanes = lanes
+        self.laned_orders = LANED_ORDERS
 
     @staticmethod
     def window_params(window: Window, field: str = "date_modified") -> dict[str, str]:
@@ -238,13 +249,18 @@ class OrdersStream(KeysetStream[int]):
             return
         # Never below the first page's end: the last lane reads from there on, whatever the answer.
         top = max([above, *(i for i in map(record_id, body) if i is not None)])
-        bounds = lane_bounds(above, top, lanes_for(first_ids, (above, top), self.page_size, self.lanes))
+        expected = expected_records(first_ids, (above, top))
+        lanes = lanes_for(expected, self.page_size, self.lanes) if expected <= self.laned_orders else 1
+        bounds = lane_bounds(above, top, lanes)
         # Each lane owns its ids: a record below its range is another lane's, served again (a repeat).
-        lanes = [
+        streams = [
             self._raw_pages({**params, "max_id": high} if i < len(bounds) - 1 else params, cursor=low, after=low - 1)
             for i, (low, high) in enumerate(bounds)
         ]
-        for records in merge_ahead(lanes, self.read_ahead, name=f"read {self.endpoint}"):
+        # In id order, as one stream gives them (batches are cut in id order: which batch plans a
+        # record first decides its create-only values); each lane may read its whole range ahead.
+        ahead = max(self.read_ahead, math.ceil(expected / self.page_size / len(bounds)) + 1)
+        for records in merge_ahead(streams, ahead, name=f"read {self.endpoint}", ordered=True):
             yield self.parse_page(records)
 
     def parse_page(self, records: list[Record]) -> list[Record]:

@@ -104,7 +104,6 @@ def test_a_csr_record_two_batches_match_by_different_keys_is_adopted_once(
 
     monkeypatch.setattr(steps, "ORDERS_PER_BATCH", 30)  # the seeded 60 orders: two batches
     monkeypatch.setenv("ATS_BC_PAGE_SIZE", "10")  # (a batch ends where a page does)
-    monkeypatch.setenv("ATS_BC_ORDER_LANES", "1")  # pages by ascending id: the first order in batch 1
     monkeypatch.setenv("ATS_BC_WINDOW_LAG_SECONDS", "0")  # the orders changed below are in the window
     db, store = OrgDB(seeded.config.org_db), StoreDB(seeded.config.store_db)
     (account_id,) = db.insert("Account", [{"Name": "Jolene Quigley", "Repair_Account_Status__c": "Active"}])

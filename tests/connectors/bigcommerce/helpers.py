@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from connectors.base import Window
 from connectors.bigcommerce import BigCommerceClient, BigCommerceStore
-from connectors.bigcommerce.streams import lane_bounds, lanes_for
+from connectors.bigcommerce.streams import expected_records, lane_bounds, lanes_for
 from connectors.http import make_session
 from connectors.settings import BigCommerceSettings
 from sandbox.config import SandboxConfig
@@ -169,7 +169,7 @@ def lane_ranges(ids: list[int], page_size: int, most: int = 4) -> list[tuple[int
     """The lanes of a window holding ``ids`` (ascending; more than its first page)."""
     first = ids[:page_size]
     above = first[-1] + 1
-    return lane_bounds(above, ids[-1], lanes_for(first, (above, ids[-1]), page_size, most))
+    return lane_bounds(above, ids[-1], lanes_for(expected_records(first, (above, ids[-1])), page_size, most))
 
 
 def lane_sizes(ids: list[int], page_size: int, most: int = 4) -> list[int]:

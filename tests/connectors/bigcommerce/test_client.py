@@ -213,6 +213,17 @@ def test_pacing_spreads_the_requests_left_over_the_time_to_the_reset() -> None:
     assert meter.pacing_delay(low_quota=3, now=103.0) == 0.0  # the window has reset
     spent = RateLimit(left=0, reset_ms=1500, quota=150, window_ms=30000, seen_at=0.0)
     assert spent.pacing_delay(low_quota=0, now=0.0) == pytest.approx(1.5)  # wait out the window
+    # Requests other streams sent and are still waiting on count as spent already.
+    assert meter.pacing_delay(low_quota=3, now=100.0, in_flight=2) == pytest.approx(1.0)  # 2 s over 2 gaps
+    assert meter.pacing_delay(low_quota=3, now=100.0, in_flight=9) == pytest.approx(2.0)  # none left: the reset
+
+
+def test_a_meter_arriving_late_does_not_undo_a_newer_one() -> None:
+    newer = RateLimit(left=3, reset_ms=2000, quota=150, window_ms=30000, seen_at=100.0)
+    late = RateLimit(left=5, reset_ms=1990, quota=150, window_ms=30000, seen_at=100.01)  # same window
+    assert not newer.superseded_by(late) and late.superseded_by(newer)
+    refilled = RateLimit(left=149, reset_ms=30000, quota=150, window_ms=30000, seen_at=102.5)  # the next window
+    assert newer.superseded_by(refilled)
 
 
 class ListStream(KeysetStream[int]):

@@ -14,7 +14,7 @@ import requests
 
 from connectors.base import Window
 from connectors.bigcommerce import BigCommerceStore, min_api_calls
-from connectors.bigcommerce.streams import PAGES_PER_LANE, lane_bounds, laned_calls, lanes_for
+from connectors.bigcommerce.streams import PAGES_PER_LANE, expected_records, lane_bounds, laned_calls, lanes_for
 from sandbox.server import SandboxServer
 from sandbox.store.db import StoreDB
 from tests.connectors.bigcommerce.helpers import (
@@ -46,12 +46,13 @@ def test_no_lanes_for_an_empty_range() -> None:
 
 def test_lanes_follow_the_pages_expected_at_the_first_pages_density() -> None:
     dense = list(range(1, 251))  # 10,000 orders, every id
-    assert lanes_for(dense, (251, 10_000), 250, most=4) == 4  # 39 pages after the first
-    assert lanes_for(dense, (251, 10_000), 250, most=16) == round(39 / PAGES_PER_LANE)
+    assert expected_records(dense, (251, 10_000)) == 9_750
+    assert lanes_for(9_750, 250, most=4) == 4  # 39 pages after the first
+    assert lanes_for(9_750, 250, most=16) == round(39 / PAGES_PER_LANE)
     sparse = list(range(1, 2501, 10))  # one id in ten
-    assert lanes_for(sparse, (2501, 100_000), 250, most=4) == 4
-    assert lanes_for(dense, (251, 1250), 250, most=4) == 1  # four pages: one lane
-    assert lanes_for(dense, (251, 260), 250, most=4) == 1  # never none
+    assert expected_records(sparse, (2501, 100_000)) == pytest.approx(9_750, rel=0.01)
+    assert lanes_for(1_000, 250, most=4) == 1  # four pages: one lane
+    assert lanes_for(10, 250, most=4) == 1  # never none
 
 
 # -- against the sandbox -----------------------------------------------------------------------
@@ -74,7 +75,7 @@ def test_a_large_window_is_read_in_lanes_at_once_each_order_once(
         queries = _queries(store)
         seen = ids_of(store.orders(window))
         calls = store.api_calls()["v2/orders"]
-    assert sorted(seen) == ids and len(seen) == len(set(seen))
+    assert seen == ids  # each once, in id order, as one stream gives them
     sizes = lane_sizes(ids, page_size)
     assert len(sizes) > 1
     assert calls == store_requests(live, "v2/orders") == laned_calls(sizes, page_size)
@@ -93,7 +94,7 @@ def test_a_small_window_costs_at_most_a_request_more_than_one_stream(
     """A short first page ends it; otherwise the request for the highest id is the one more."""
     ids = insert_orders(db, spread(window, orders))
     with make_store(live, page_size=2, order_lanes=4) as store:
-        assert sorted(ids_of(store.orders(window))) == ids
+        assert ids_of(store.orders(window)) == ids
     assert store_requests(live, "v2/orders") == calls <= min_api_calls("orders", orders, 2) + 1
 
 
@@ -126,3 +127,15 @@ def test_lanes_miss_no_order_however_the_window_changes(live: SandboxServer, db:
     with make_store(live) as store:
         later = set(ids_of(store.orders(next_run)))
     assert left <= set(seen) | later
+
+
+def test_a_window_expected_to_hold_more_than_the_lanes_may_hold_ahead_is_one_stream(
+    live: SandboxServer, db: StoreDB, window: Window
+) -> None:
+    ids = insert_orders(db, spread(window, 60))
+    with make_store(live, page_size=3, order_lanes=4) as store:
+        store._orders.laned_orders = 40  # the rest holds 57
+        queries = _queries(store)
+        assert ids_of(store.orders(window)) == ids
+    assert all("max_id" not in q for q in queries)  # one lane, open above
+    assert store_requests(live, "v2/orders") == laned_calls([57], 3) == min_api_calls("orders", 60, 3) + 1
