@@ -258,8 +258,11 @@ class OrdersStream(KeysetStream[int]):
             for i, (low, high) in enumerate(bounds)
         ]
         # In id order, as one stream gives them (batches are cut in id order: which batch plans a
-        # record first decides its create-only values); each lane may read its whole range ahead.
-        ahead = max(self.read_ahead, math.ceil(expected / self.page_size / len(bounds)) + 1)
+        # record first decides its create-only values); each of several lanes may read its whole
+        # range ahead (at most LANED_ORDERS in all), one stream only its read-ahead.
+        ahead = self.read_ahead
+        if len(bounds) > 1:
+            ahead = max(ahead, math.ceil(expected / self.page_size / len(bounds)) + 1)
         for records in merge_ahead(streams, ahead, name=f"read {self.endpoint}", ordered=True):
             yield self.parse_page(records)
 

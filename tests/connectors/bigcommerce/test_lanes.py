@@ -4,6 +4,7 @@ kept together, and requests as :func:`connectors.bigcommerce.streams.laned_calls
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -136,6 +137,11 @@ def test_a_window_expected_to_hold_more_than_the_lanes_may_hold_ahead_is_one_str
     with make_store(live, page_size=3, order_lanes=4) as store:
         store._orders.laned_orders = 40  # the rest holds 57
         queries = _queries(store)
-        assert ids_of(store.orders(window)) == ids
+        pages = store.orders(window)
+        head = ids_of([next(pages), next(pages)])
+        time.sleep(0.3)  # room for pages too many, were the stream reading the window whole ahead
+        # The first page, the highest id; then one page in hand, read_ahead waiting, one more fetched.
+        assert store.api_calls()["v2/orders"] <= 2 + 1 + store._orders.read_ahead + 1 < 21
+        assert head + ids_of(pages) == ids
     assert all("max_id" not in q for q in queries)  # one lane, open above
     assert store_requests(live, "v2/orders") == laned_calls([57], 3) == min_api_calls("orders", 60, 3) + 1
