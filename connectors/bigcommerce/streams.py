@@ -224,7 +224,8 @@ class OrdersStream(KeysetStream[int]):
         """Parsed pages of the orders matching ``params``, as they arrive (see :meth:`KeysetStream.pages`).
 
         With more than one lane (and no id bounds in ``params``), a window whose first page is
-        full is read from both ends, then its middle in lanes at once (module docstring).
+        full has its highest id asked for, and the ids above the first page are read in lanes at
+        once, their pages still in id order (module docstring).
         """
         if self.lanes < 2 or "min_id" in params or "max_id" in params:
             return super().pages(params)
