@@ -5,7 +5,7 @@ and working on the page it has (parsing; the caller's own work). :func:`read_ahe
 waiting part in a thread, at most ``depth`` items ahead of the consumer: memory stays bounded,
 and the thread stops (after the request in flight) as soon as the consumer stops iterating.
 :func:`merge_ahead` does the same for several iterators at once (one thread each), their items
-coming out as they arrive: the pages of several id ranges read at the same time.
+coming out in turn, as one iterator's would: the pages of several id ranges read at the same time.
 
 The items come out in order, each once; an exception raised by the iterator is raised by the
 consumer at the point where the item would have come, with its traceback. The thread runs in
@@ -37,27 +37,21 @@ def read_ahead(items: Iterator[T], depth: int, *, name: str = "read-ahead") -> I
     return merge_ahead([items], depth, name=name)
 
 
-def merge_ahead(
-    sources: Sequence[Iterator[T]], depth: int, *, name: str = "read-ahead", ordered: bool = False
-) -> Iterator[T]:
-    """The items of every iterator of ``sources``, each read by its own thread.
+def merge_ahead(sources: Sequence[Iterator[T]], depth: int, *, name: str = "read-ahead") -> Iterator[T]:
+    """The items of every iterator of ``sources`` in turn (all of the first, then of the second, and
+    so on, as one iterator would give them), each read by its own thread up to ``depth`` items
+    ahead meanwhile: a later source's items wait, read, for their turn.
 
-    As :func:`read_ahead` (of which this is the general case). Unordered, the items come as they
-    arrive, with at most ``depth`` waiting in all and one more in each thread's hands (the
-    sources share the bound); the items of one source keep their order. ``ordered``: every item
-    of the first source, then of the second, and so on, as one iterator would give them, each
-    source reading up to ``depth`` items ahead meanwhile (so a later source waits, read, for
-    its turn). The first error of a source is raised where its item would have come, and every
-    thread then stops.
+    As :func:`read_ahead` (of which this is the general case). The first error of a source is
+    raised where its item would have come, and every thread then stops.
     """
     if depth < 1:
         raise ValueError("depth must be at least 1")
-    return _consume(list(sources), depth, name, ordered)
+    return _consume(list(sources), depth, name)
 
 
-def _consume(sources: list[Iterator[T]], depth: int, name: str, ordered: bool = False) -> Iterator[T]:
-    shared: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=depth)
-    queues = [queue.Queue(maxsize=depth) if ordered else shared for _ in sources]
+def _consume(sources: list[Iterator[T]], depth: int, name: str) -> Iterator[T]:
+    queues: list[queue.Queue[tuple[str, object]]] = [queue.Queue(maxsize=depth) for _ in sources]
     stop = threading.Event()
 
     def put(handoff: queue.Queue[tuple[str, object]], kind: str, value: object) -> bool:
@@ -84,25 +78,20 @@ def _consume(sources: list[Iterator[T]], depth: int, name: str, ordered: bool = 
             if close is not None:
                 close()
 
-    if not sources:
-        return
     for i, (items, handoff) in enumerate(zip(sources, queues, strict=True)):
         thread_name = name if len(sources) == 1 else f"{name} {i + 1}"
         # Each thread runs in a copy of the caller's context (a context cannot be entered twice at once).
         run = contextvars.copy_context().run
         threading.Thread(target=run, args=(produce, items, handoff), name=thread_name, daemon=True).start()
     try:
-        # Ordered: each source's queue to its end in turn; else the one shared queue, to the last end.
-        turns = [(handoff, 1) for handoff in queues] if ordered else [(shared, len(sources))]
-        for handoff, ends in turns:
-            while ends:
+        for handoff in queues:
+            while True:
                 kind, value = handoff.get()
                 if kind == _DONE:
-                    ends -= 1
-                elif kind == _ERROR:
+                    break
+                if kind == _ERROR:
                     assert isinstance(value, BaseException)
                     raise value
-                else:
-                    yield value  # type: ignore[misc]
+                yield value  # type: ignore[misc]
     finally:
         stop.set()

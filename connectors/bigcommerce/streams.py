@@ -264,7 +264,7 @@ class OrdersStream(KeysetStream[int]):
         ahead = self.read_ahead
         if len(bounds) > 1:
             ahead = max(ahead, math.ceil(expected / self.page_size / len(bounds)) + 1)
-        for records in merge_ahead(streams, ahead, name=f"read {self.endpoint}", ordered=True):
+        for records in merge_ahead(streams, ahead, name=f"read {self.endpoint}"):
             yield self.parse_page(records)
 
     def parse_page(self, records: list[Record]) -> list[Record]:

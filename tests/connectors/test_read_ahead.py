@@ -103,7 +103,7 @@ def test_depth_must_be_positive() -> None:
 
 
 class Offset(Counting):
-    """``Counting`` of ``start .. start + n - 1``, slowed so that the sources interleave."""
+    """``Counting`` of ``start .. start + n - 1``, each item taking a moment (as a page does)."""
 
     def __init__(self, start: int, n: int, fail_at: int | None = None) -> None:
         super().__init__(n, fail_at)
@@ -114,41 +114,44 @@ class Offset(Counting):
         return self.start + super().__next__()
 
 
-def test_merged_sources_give_every_item_once_each_source_in_order_each_in_its_thread() -> None:
+def test_merged_sources_come_in_turn_while_all_read_at_once_each_in_its_thread() -> None:
     sources = [Offset(0, 30), Offset(100, 20), Offset(200, 25)]
     token = RUN.set("run-7")
     try:
-        items = list(merge_ahead(sources, 2, name="lane"))
+        items = merge_ahead(sources, 30, name="lane")
+        first = [next(items) for _ in range(30)]
+        # While the first source was taken, the others read ahead too (each up to its depth).
+        _wait_for(lambda: len(sources[1].produced) == 20 and len(sources[2].produced) >= 25)
+        rest = list(items)
     finally:
         RUN.reset(token)
-    assert sorted(items) == [*range(30), *range(100, 120), *range(200, 225)]
-    for start, n in ((0, 30), (100, 20), (200, 25)):
-        assert [i for i in items if start <= i < start + n] == list(range(start, start + n))
-    assert items != sorted(items)  # they came as they arrived, not one source after the other
+    assert first + rest == [*range(30), *range(100, 120), *range(200, 225)]
     assert [s.threads for s in sources] == [{"lane 1"}, {"lane 2"}, {"lane 3"}]
     assert all(s.contexts == {"run-7"} for s in sources)
     _wait_for(lambda: all(s.closed for s in sources))
 
 
-def test_an_error_of_one_source_is_raised_and_stops_them_all() -> None:
-    sources = [Offset(0, 10_000), Offset(100_000, 10, fail_at=4), Offset(200_000, 10_000)]
+def test_each_merged_source_reads_at_most_depth_ahead() -> None:
+    sources = [Counting(100), Counting(100), Counting(100)]
+    items = merge_ahead(sources, 2)
+    next(items)
+    time.sleep(0.2)  # room for items too many, were the bound broken
+    # The first: one in hand, two waiting, one more held; the others: two waiting, one held.
+    assert [len(s.produced) for s in sources] == [4, 3, 3]
+    items.close()
+
+
+def test_an_error_of_a_later_source_is_raised_in_its_turn_and_stops_them_all() -> None:
+    sources = [Offset(0, 5), Offset(100, 10, fail_at=4), Offset(200, 10_000)]
     items = merge_ahead(sources, 2, name="failing")
+    taken = []
     with pytest.raises(LookupError, match="page 4 failed"):
-        for _ in items:
-            pass
+        for item in items:
+            taken.append(item)
+    assert taken == [*range(5), *range(100, 104)]
     _wait_for(lambda: not any(t.name.startswith("failing") for t in threading.enumerate()))
-    assert all(s.closed for s in sources) and len(sources[0].produced) < 10_000
+    assert all(s.closed for s in sources) and len(sources[2].produced) < 10_000
 
 
 def test_no_sources_give_nothing() -> None:
     assert list(merge_ahead([], 3)) == []
-
-
-def test_merged_sources_share_the_bound() -> None:
-    sources = [Counting(100), Counting(100), Counting(100)]
-    items = merge_ahead(sources, 2)
-    next(items)
-    time.sleep(0.2)  # room for items too many, were the bound per source
-    # One in hand, two waiting, and at most one more held by each of the three threads.
-    assert sum(len(s.produced) for s in sources) <= 1 + 2 + 3
-    items.close()
