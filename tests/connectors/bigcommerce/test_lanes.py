@@ -1,5 +1,7 @@
-"""Orders read in id lanes: each order once, nothing skipped while the window changes, the quota
-kept together, and requests as :func:`connectors.bigcommerce.streams.laned_calls` says."""
+"""Orders read in id lanes: each order once and in id order, nothing skipped while the window
+changes, one stream for a window too large to hold ahead, and requests as
+:func:`connectors.bigcommerce.streams.laned_calls` says. (The lanes keeping the store's quota
+together: ``test_live.test_pacing_keeps_the_store_off_429s``.)"""
 
 from __future__ import annotations
 
