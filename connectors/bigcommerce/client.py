@@ -434,12 +434,16 @@ class KeysetStream(ABC, Generic[Cursor]):
     def min_calls(records: int, page_size: int) -> int:
         """Requests needed to read ``records`` records in pages of ``page_size`` (no retries)."""
 
-    def last_id(self, records: list[Any]) -> int:
-        """The highest id of a page, where the next page starts; raises when it has none."""
+    def ids(self, records: list[Any]) -> list[int]:
+        """The ids of a page's records (those that have one); raises when none has."""
         ids = [i for i in map(record_id, records) if i is not None]
         if not ids:
             raise BigCommerceError(f"GET {self.endpoint}: a page without ids; cannot page past it")
-        return max(ids)
+        return ids
+
+    def last_id(self, records: list[Any]) -> int:
+        """The highest id of a page, where the next page starts; raises when it has none."""
+        return max(self.ids(records))
 
     def pages(self, params: Params) -> Iterator[list[Record]]:
         """Parsed pages of the records matching ``params``, as they arrive (empty pages skipped).

@@ -17,7 +17,7 @@ inclusive, whole seconds: records on a boundary second are kept) and page **by i
 **Id lanes** (orders; ``ATS_BC_ORDER_LANES``, default 4): one stream of pages waits a round trip
 per page, so a large window is cut by id and its parts read at once. When the first page (the
 lowest ids) is full, one request asks for the highest id above it (``sort=id:desc&limit=1&
-min_id=``); the ids in between are cut into up to :data:`ORDER_LANES` ranges (one per
+min_id=``); the ids in between are cut into up to that many ranges (one per
 :data:`PAGES_PER_LANE` pages expected at the first page's density of ids), each a keyset stream
 of its own (``min_id``..``max_id``; the last has no upper bound) in its own thread. A lane drops
 a record whose id is below its range as a repeat (it is another lane's), as a single stream drops
@@ -131,8 +131,6 @@ class CustomersStream(KeysetStream[str]):
         return base64.urlsafe_b64encode(cursor).decode().rstrip("=")
 
 
-#: A window's orders are read in up to this many id lanes at once by default (``ATS_BC_ORDER_LANES``).
-ORDER_LANES = 4
 #: A lane is opened per this many pages the rest of a window is expected to hold: each lane ends
 #: on a page of its own (short, or the ``204`` after a full one), a request more than one stream.
 PAGES_PER_LANE = 4
@@ -171,14 +169,6 @@ def laned_calls(lane_records: list[int], page_size: int = MAX_PAGE_SIZE) -> int:
     return 2 + sum(n // page_size + 1 for n in lane_records)
 
 
-def _ids(records: list[Record], endpoint: str) -> list[int]:
-    """The ids of a page; raises when it has none (a window cannot be cut past it)."""
-    ids = [i for i in map(record_id, records) if i is not None]
-    if not ids:
-        raise BigCommerceError(f"GET {endpoint}: a page without ids; cannot page past it")
-    return ids
-
-
 class OrdersStream(KeysetStream[int]):
     """v2 orders with inline consignments and line items, by id, with ``min_id``; in id lanes read at
     the same time when a window holds many pages (module docstring)."""
@@ -210,15 +200,21 @@ class OrdersStream(KeysetStream[int]):
         query: dict[str, str | int] = {**params, "sort": "id:asc", "limit": self.page_size}
         if cursor is not None:
             query["min_id"] = cursor
-        body = self.client.get(self.endpoint, query)
-        if body is None:
+        body = self._array(self.client.get(self.endpoint, query))
+        if not body:
             return [], None
-        if not isinstance(body, list):
-            raise BigCommerceError(f"GET {self.endpoint}: expected a JSON array, got {body!r:.200}")
         if len(body) < self.page_size:
             # Nothing can enter a window that ended before the run began: a short page is the last.
             return body, None
         return body, self.last_id(body) + 1
+
+    def _array(self, body: Any) -> list[Any]:
+        """A v2 list's body (``204``, None: empty); raises for anything but a JSON array."""
+        if body is None:
+            return []
+        if not isinstance(body, list):
+            raise BigCommerceError(f"GET {self.endpoint}: expected a JSON array, got {body!r:.200}")
+        return body
 
     def pages(self, params: Params) -> Iterator[list[Record]]:
         """Parsed pages of the orders matching ``params``, as they arrive (see :meth:`KeysetStream.pages`).
@@ -241,11 +237,9 @@ class OrdersStream(KeysetStream[int]):
         # Where the window's ids end: the highest above the first page's (one record). It only
         # cuts the lanes evenly; the last lane has no upper bound, so a wrong answer (a record
         # served again under a later id, say) makes a lane longer, never the window shorter.
-        first_ids = _ids(first, self.endpoint)
+        first_ids = self.ids(first)
         above = max(first_ids) + 1
-        body = self.client.get(self.endpoint, {**params, "sort": "id:desc", "limit": 1, "min_id": above})
-        if body is not None and not isinstance(body, list):
-            raise BigCommerceError(f"GET {self.endpoint}: expected a JSON array, got {body!r:.200}")
+        body = self._array(self.client.get(self.endpoint, {**params, "sort": "id:desc", "limit": 1, "min_id": above}))
         if not body:
             return
         # Never below the first page's end: the last lane reads from there on, whatever the answer.
