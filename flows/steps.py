@@ -429,10 +429,11 @@ def write_window(
         ahead: Future[Adoption] | None = None
         for i, objmap in enumerate(objects):
             with stage("load"):
-                outcome.add(ahead.result() if ahead is not None else stamp(objmap.sobject))
+                stamped = ahead.result() if ahead is not None else stamp(objmap.sobject)
+            outcome.add(stamped)
             if i + 1 < len(objects):
                 ahead = pool.submit(contextvars.copy_context().run, stamp, objects[i + 1].sobject)
-            for sobject, keys in (held_keys(pending, outcome.refused) if outcome.refused else {}).items():
+            for sobject, keys in (held_keys(pending, stamped.refused) if stamped.refused else {}).items():
                 held.setdefault(sobject, set()).update(keys)
             with stage("diff"):
                 reports.append(loader.retry_payloads(objmap))
