@@ -168,8 +168,14 @@ class Loader:
         if not self.dry_run and self.spool is None:
             self.spool = PayloadSpool()
 
+    def track_planned_new(self, sobject: str) -> None:
+        """Keep, from now on, the keys of ``sobject`` that :meth:`load` spools to be created
+        (:meth:`planned_new`). Only for those asked: a backfill's window spools every order's key."""
+        self._planned_new.setdefault(sobject, set())
+
     def planned_new(self, sobject: str) -> set[str]:
-        """Keys of ``sobject`` spooled to be created and not yet flushed."""
+        """Keys of ``sobject`` spooled to be created and not yet flushed, since
+        :meth:`track_planned_new` (empty for an sObject not tracked)."""
         return self._planned_new.get(sobject, set())
 
     def assume_existing(self, sobject: str, keys: Iterable[str]) -> None:
@@ -215,7 +221,8 @@ class Loader:
         if self.spool is not None:
             planned = _with_moments(send, objmap, moments).assign(**{EXISTS: ~new.to_numpy()})
             self.spool.add(objmap.sobject, planned, objmap.external_id)
-            self._planned_new.setdefault(objmap.sobject, set()).update(send.loc[new, objmap.external_id])
+            if objmap.sobject in self._planned_new:
+                self._planned_new[objmap.sobject].update(send.loc[new, objmap.external_id])
             return report
         return self._send(send, objmap, hashes, moments, report)
 
@@ -227,7 +234,7 @@ class Loader:
         report and the payloads held back. One write (a Bulk job above the threshold) per
         :data:`ROWS_PER_WRITE` rows."""
         report = LoadReport(objmap.sobject)
-        self._planned_new.pop(objmap.sobject, None)
+        self._planned_new.get(objmap.sobject, set()).clear()
         if self.spool is None:
             return report, pd.DataFrame()
         held_back = []

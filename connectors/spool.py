@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO
 
+import numpy as np
 import pandas as pd
 
 from transforms.mapping import ObjectMap
@@ -32,6 +33,14 @@ EXISTS = "_exists"
 BATCH = "_batch"
 
 
+_NONE = np.empty(0, dtype=np.uint64)
+
+
+def _hashed(keys: pd.Series) -> np.ndarray:
+    """pandas' 64-bit hash of each key (stable across processes, vectorised)."""
+    return pd.util.hash_array(keys.to_numpy(dtype=object))
+
+
 class PayloadSpool:
     """Per sObject, the frames :meth:`add` was given, in order, on temporary files."""
 
@@ -39,8 +48,12 @@ class PayloadSpool:
         self._files: dict[str, IO[bytes]] = {}
         self._batches = 0
         self._rows: dict[str, int] = {}
-        self._keys: dict[str, set[object]] = {}  # per sObject, the keys kept
-        self._repeated: dict[str, set[object]] = {}  # ... and those kept more than once
+        # Per sObject, the keys kept and those kept more than once, as 64-bit hashes (sorted,
+        # unique): a backfill's window holds every order's key, and a set of them as strings
+        # took about 110 bytes a key (11 MB at 100k orders) where these take 8. A collision can
+        # only name a key repeated that is not, and merge_rows leaves such a key's row as it is.
+        self._keys: dict[str, np.ndarray] = {}
+        self._repeated: dict[str, np.ndarray] = {}
 
     def add(self, sobject: str, frame: pd.DataFrame, key: str) -> None:
         """Keep ``frame`` (its rows, columns and dtypes; ``key`` its key column) for :meth:`frames`."""
@@ -53,10 +66,11 @@ class PayloadSpool:
         frame = frame.assign(**{BATCH: self._batches})
         pickle.dump(frame, file, protocol=pickle.HIGHEST_PROTOCOL)
         self._rows[sobject] = self._rows.get(sobject, 0) + len(frame)
-        keys, repeated = self._keys.setdefault(sobject, set()), self._repeated.setdefault(sobject, set())
-        column = frame[key].tolist()
-        repeated.update(keys.intersection(column))
-        keys.update(column)
+        hashes = np.unique(_hashed(frame[key]))
+        kept = self._keys.get(sobject, _NONE)
+        again = hashes[np.isin(hashes, kept, assume_unique=True)]
+        self._repeated[sobject] = np.union1d(self._repeated.get(sobject, _NONE), again)
+        self._keys[sobject] = np.union1d(kept, hashes)
 
     def rows(self, sobject: str) -> int:
         """Rows kept for ``sobject``."""
@@ -87,24 +101,31 @@ class PayloadSpool:
             self.discard(sobject)
             return
         size = math.ceil(total / math.ceil(total / most))
-        repeated = self._repeated.get(sobject, set())
+        repeated = self._repeated.get(sobject, _NONE)
         again: list[pd.DataFrame] = []  # rows of repeated keys, merged at the end
         pending: list[pd.DataFrame] = []
-        held = 0
+        rows, held = pd.DataFrame(), 0
         for frame in self.frames(sobject):
-            twice = frame[objmap.external_id].isin(repeated) if repeated else None
+            twice = (
+                pd.Series(np.isin(_hashed(frame[objmap.external_id]), repeated), index=frame.index)
+                if len(repeated)
+                else None
+            )
             if twice is not None and twice.any():
                 again.append(frame[twice])
                 frame = frame[~twice]
             pending.append(frame)
             held += len(frame)
+            del frame  # pending holds it
             while held >= size:
                 rows = pd.concat(pending, ignore_index=True)
-                yield rows.iloc[:size]
+                # The pieces go before the slice is written: one copy of its rows lives, not two.
                 pending, held = [rows.iloc[size:]], len(rows) - size
+                yield rows.iloc[:size]
         if again:
             pending.append(merge_rows(pd.concat(again, ignore_index=True), objmap))
         rest = pd.concat(pending, ignore_index=True) if pending else pd.DataFrame()
+        del pending, again, rows  # in rest now
         self.discard(sobject)
         for start in range(0, len(rest), size):
             yield rest.iloc[start : start + size]

@@ -249,12 +249,21 @@ def _order_batches(
         page = next(pages, None)  # read ahead: a full batch is the last one if no page follows
         if len(orders) >= ORDERS_PER_BATCH and page is not None:
             customers.result()  # raises what the customers' reading raised
-            yield _batch(res, window, orders, last=False)
-            sent_any, orders = True, []
+            yield _batch(res, window, _drain(orders), last=False)
+            sent_any = True
     customers.result()
-    last = _batch(res, window, orders, last=True)
-    if last.orders or last.customers or not sent_any:
-        yield last
+    last = [_batch(res, window, _drain(orders), last=True)]
+    if last[0].orders or last[0].customers or not sent_any:
+        yield last.pop()  # not held here while it is worked on (as _drain)
+
+
+def _drain(records: list[dict]) -> list[dict]:
+    """The records of ``records``, which is left empty: a batch's records must not stay alive in
+    the generator's frame while the batch is worked on, or the memory freed after the batch is not
+    (the consumer drops the batch and returns its memory before the next is read)."""
+    taken = records[:]
+    records.clear()
+    return taken
 
 
 def _key(record: dict) -> object:
@@ -473,6 +482,7 @@ def sync_window(
     summary = WindowSummary()
     loader = loader or Loader(res.crm, res.state, run_id, dry_run=dry_run, index=res.index)
     loader.defer_writes()
+    loader.track_planned_new(res.mapping.account.sobject)  # read_existing's "made"
     adoptions: list[pd.DataFrame] = []  # the window's, stamped by write_window before its upserts
     claimed: dict[str, dict[str, str]] = {}  # sObject -> Id -> our key, of those adoptions
     pending = batches(res, windows, retry=not dry_run)
