@@ -113,9 +113,10 @@ def send(
 def run_job(
     client: SalesforceClient, operation: str, sobject: str, external_id_field: str | None, document: bytes,
     rows: int = 0, keep: Sequence[str] | None = None,
-) -> tuple[list[dict[str, str]], list[dict[str, str]]]:  # fmt: skip
-    """Create, upload, close, wait for and read one ingest job of ``rows`` records: (successful
-    rows, failed rows), with only the ``keep`` columns (None: all)."""
+) -> tuple[Iterator[dict[str, str]], Iterator[dict[str, str]]]:  # fmt: skip
+    """Create, upload, close and wait for one ingest job of ``rows`` records: its (successful
+    rows, failed rows), with only the ``keep`` columns (None: all), each file read as its rows are
+    taken (:func:`read_results`; the successful first)."""
     spec: dict[str, Any] = {
         "object": sobject,
         "operation": operation,
@@ -133,10 +134,11 @@ def run_job(
     info = wait_for_job(client, job_id, rows)
     if info.get("state") != "JobComplete":
         raise BulkJobError(job_id, str(info.get("state")).lower(), str(info.get("errorMessage") or "no reason given"))
+    failures = _count(info, "numberRecordsFailed")
+    log.info("Bulk API 2.0 job %s: %d processed, %d failed", job_id, _count(info, "numberRecordsProcessed"), failures)
     successful = read_results(client, job_id, "successfulResults", keep)
     # The job's own count says whether there is anything to read: a clean job costs a call less.
-    failed = read_results(client, job_id, "failedResults", keep) if _count(info, "numberRecordsFailed") else []
-    log.info("Bulk API 2.0 job %s: %d succeeded, %d failed", job_id, len(successful), len(failed))
+    failed = read_results(client, job_id, "failedResults", keep) if failures else iter(())
     return successful, failed
 
 
@@ -247,18 +249,22 @@ def abort_job(client: SalesforceClient, job_id: str) -> None:
 
 def read_results(
     client: SalesforceClient, job_id: str, kind: str, keep: Sequence[str] | None = None
-) -> list[dict[str, str]]:
+) -> Iterator[dict[str, str]]:
     """Rows of ``successfulResults`` or ``failedResults`` as dicts keyed by header, with only the
-    ``keep`` columns (those the file has; None: every column).
+    ``keep`` columns (those the file has; None: every column), read when first asked for.
 
     A result file echoes every column sent: read whole into dicts, the 50,000 rows of a job took
-    several times the memory of the job's own payload. The body is decoded as it is read."""
+    several times the memory of the job's own payload. The body is decoded, and each row made,
+    as the caller takes it: only the file's bytes are held, never a list of its rows."""
     response = client.raw("bulk_results", "GET", f"jobs/ingest/{job_id}/{kind}", headers={"Accept": "text/csv"})
     # Decode ourselves: without a charset requests would guess ISO-8859-1 for text/csv.
     text = io.TextIOWrapper(io.BytesIO(response.content), encoding="utf-8-sig", newline="")
+    del response
     reader = csv.reader(text)
     header = next(reader, None)
     if header is None:
-        return []
+        return
     wanted = [(i, name) for i, name in enumerate(header) if keep is None or name in keep]
-    return [{name: row[i] for i, name in wanted if i < len(row)} for row in reader if row]
+    for row in reader:
+        if row:
+            yield {name: row[i] for i, name in wanted if i < len(row)}

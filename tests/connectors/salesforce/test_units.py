@@ -362,12 +362,13 @@ def test_bulk_results_keep_only_the_columns_asked_for() -> None:
     ).encode()
     client = SimpleNamespace(raw=lambda *args, **kwargs: SimpleNamespace(content=body))
     kept = read_results(client, "750x", "successfulResults", ("Ext__c", "sf__Id", "sf__Created", "sf__Error"))  # type: ignore[arg-type]
-    assert kept == [
+    assert list(kept) == [
         {"sf__Id": "001A", "sf__Created": "true", "Ext__c": "k1"},
         {"sf__Id": "001B", "sf__Created": "false", "Ext__c": "k2"},
     ]
-    every = read_results(client, "750x", "successfulResults")  # type: ignore[arg-type]
+    every = list(read_results(client, "750x", "successfulResults"))  # type: ignore[arg-type]
     assert every[0]["Name"] == 'Müller, "Ltd"' and every[0]["Description"] == "two\nlines"
     assert (
-        read_results(SimpleNamespace(raw=lambda *a, **k: SimpleNamespace(content=b"")), "750x", "failedResults") == []
+        list(read_results(SimpleNamespace(raw=lambda *a, **k: SimpleNamespace(content=b"")), "750x", "failedResults"))
+        == []
     )  # type: ignore[arg-type]
