@@ -3,8 +3,11 @@ batches one after the other would have left the record."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
+import connectors.spool as spool_module
 from connectors.spool import BATCH, EXISTS, PayloadSpool, merge_rows
 from transforms.mapping import MAPPING
 
@@ -90,3 +93,24 @@ def test_a_later_row_sending_nothing_for_a_group_leaves_it_as_the_earlier_one_se
     frame[BATCH] = [1, 2]
     (row,) = merge_rows(frame, MAPPING.account).to_dict("records")
     assert (row["eCommerce_Customer_Group__c"], row[EXISTS]) == ("0", False)
+
+
+def test_keys_whose_hashes_collide_come_back_once_each_and_unmerged(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The spool remembers keys by 64-bit hash. A collision can only take a key for a repeated one:
+    # its row then goes the merging way, which leaves a key planned once as it is.
+    def rows() -> list[pd.DataFrame]:
+        spool = PayloadSpool()
+        for batch in range(2):
+            keys = ["co:shared", f"co:{batch}-a", f"co:{batch}-b"]
+            spool.add("Account", pd.DataFrame([_account(k, f"{k}/{batch}", None, None, None, None) for k in keys]), KEY)
+        return list(spool.slices(MAPPING.account, most=3))
+
+    def by_key(slices: list[pd.DataFrame]) -> pd.DataFrame:
+        return pd.concat(slices).set_index(KEY).sort_index()
+
+    honest = rows()
+    monkeypatch.setattr(spool_module, "_hashed", lambda keys: np.zeros(len(keys), dtype=np.uint64))
+    colliding = rows()  # every key hashes alike
+    assert [len(s) for s in honest] == [3, 2] and sum(map(len, colliding)) == 5
+    pd.testing.assert_frame_equal(by_key(colliding), by_key(honest))
+    assert by_key(honest).loc["co:shared", "Name"] == "co:shared/0"  # created by the first batch

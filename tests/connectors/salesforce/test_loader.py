@@ -231,3 +231,21 @@ def test_campos_an_older_batch_with_a_phone_updates_the_phone_only(
     # The same batch again: what it would send (the phone) is what the ledger says was sent.
     again = _load(Loader(client, state, "r3"), run(orders=[nov16], known=_known(account)))
     assert [_counts(r) for r in again] == [(0, 0, 1), (0, 0, 1)]
+
+
+def test_planned_creations_are_kept_for_the_objects_tracked_only(
+    make_client: MakeClient, state: StateStore, tag: str
+) -> None:
+    # A backfill's window spools every order's key: only the Accounts' are asked for (the
+    # transform's "made"), so only theirs are kept.
+    loader = Loader(make_client(), state, "r1")
+    loader.defer_writes()
+    loader.track_planned_new(MAPPING.account.sobject)
+    result = _batch(tag, 1, hours=1, street="1 Main St", exists=False)
+    _load(loader, result)
+    loader.load(result.orders, MAPPING.order)
+    assert loader.planned_new("Account") == {f"co:forward {tag}"}
+    assert loader.planned_new("Contact") == set() and loader.planned_new("Order") == set()
+    assert loader.spool is not None and [loader.spool.rows(s) for s in ("Account", "Contact", "Order")] == [1, 1, 1]
+    loader.flush(MAPPING.account)
+    assert loader.planned_new("Account") == set()  # written: no longer planned

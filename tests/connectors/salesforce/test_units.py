@@ -360,8 +360,10 @@ def test_bulk_results_keep_only_the_columns_asked_for() -> None:
         "\n"
         "001B,false,k2,Plain,\n"
     ).encode()
-    client = SimpleNamespace(raw=lambda *args, **kwargs: SimpleNamespace(content=body))
+    calls: list[str] = []
+    client = SimpleNamespace(raw=lambda *args, **kwargs: calls.append(args[2]) or SimpleNamespace(content=body))
     kept = read_results(client, "750x", "successfulResults", ("Ext__c", "sf__Id", "sf__Created", "sf__Error"))  # type: ignore[arg-type]
+    assert calls == []  # read when the rows are taken, one by one (never all held as dicts)
     assert list(kept) == [
         {"sf__Id": "001A", "sf__Created": "true", "Ext__c": "k1"},
         {"sf__Id": "001B", "sf__Created": "false", "Ext__c": "k2"},
