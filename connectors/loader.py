@@ -50,7 +50,7 @@ import pandas as pd
 
 from connectors.base import CrmSink
 from connectors.org_index import OrgIndex
-from connectors.spool import EXISTS, PayloadSpool
+from connectors.spool import EXISTS, HASH, PayloadSpool
 from state import FailedRecord, StateStore, payload_hash
 from state.ledger import Moments
 from state.timeutil import iso, parse_iso
@@ -219,7 +219,9 @@ class Loader:
             report.created, report.updated = int(new.sum()), int((~new).sum())
             return report
         if self.spool is not None:
-            planned = _with_moments(send, objmap, moments).assign(**{EXISTS: ~new.to_numpy()})
+            planned = _with_moments(send, objmap, moments).assign(
+                **{EXISTS: ~new.to_numpy(), HASH: send[objmap.external_id].map(hashes).to_numpy(dtype=object)}
+            )
             self.spool.add(objmap.sobject, planned, objmap.external_id)
             if objmap.sobject in self._planned_new:
                 self._planned_new[objmap.sobject].update(send.loc[new, objmap.external_id])
@@ -255,19 +257,28 @@ class Loader:
         existing = set(frame.loc[frame[EXISTS].astype(bool), ext])
         columns = [c for c in objmap.payload_columns(creating=True) if c in frame.columns]
         payloads = frame[columns]
+        # Each row's hash as its batch computed it (a merged row has none): the same function of
+        # the same values, unless this write blanks some of them (then it is computed again).
+        known = dict(zip(frame[ext], frame[HASH], strict=True)) if HASH in frame.columns else {}
         del frame  # the slice's payloads are all that is needed from here on
-        send, hashes = self._changed(payloads, objmap, moments, existing)
+        send, hashes = self._changed(payloads, objmap, moments, existing, known)
         report.unchanged += len(hashes) - len(send)
         self._send(send.reset_index(drop=True), objmap, hashes, moments, report)
 
     def _changed(
-        self, payloads: pd.DataFrame, objmap: ObjectMap, moments: Mapping[str, Moments], existing: Collection[str]
+        self,
+        payloads: pd.DataFrame,
+        objmap: ObjectMap,
+        moments: Mapping[str, Moments],
+        existing: Collection[str],
+        known: Mapping[str, Any] | None = None,
     ) -> tuple[pd.DataFrame, dict[str, str]]:
         """Steps 3-4: the payload rows to send (stale groups blanked, unchanged rows left out) and
-        the hash of every row; the recorded moments of unchanged rows move forward."""
+        the hash of every row (``known``: hashes of rows as given, used where no value was
+        blanked); the recorded moments of unchanged rows move forward."""
         recorded = self.state.source_moments(objmap.sobject, moments) if moments else {}
-        payloads, stale = self._without_stale(payloads, objmap, moments, recorded, existing)
-        hashes = self._hashes(payloads, objmap)
+        payloads, stale, blanked = self._without_stale(payloads, objmap, moments, recorded, existing)
+        hashes = self._hashes(payloads, objmap, {k: h for k, h in (known or {}).items() if k not in blanked})
         unchanged = self.state.unchanged(objmap.sobject, hashes)
         # Salesforce holds these values already, as fresh as this row's moments: an older row must
         # not follow them in, so the recorded moments move forward (per group, never back).
@@ -300,7 +311,7 @@ class Loader:
         create_only = [c for c in frame.columns if c not in objmap.payload_columns(creating=False)]
         frame.loc[keys.isin(list(existing)), create_only] = None
         recorded = self.state.source_moments(objmap.sobject, moments) if moments else {}
-        frame, stale = self._without_stale(frame, objmap, moments, recorded, existing)
+        frame, stale, _ = self._without_stale(frame, objmap, moments, recorded, existing)
         if stale:
             self.state.resolve_dead_letters(objmap.sobject, stale, self.run_id, stage="load")
             report.unchanged = len(stale)
@@ -314,9 +325,10 @@ class Loader:
         moments: Mapping[str, Moments],
         recorded: Mapping[str, Moments],
         existing: Collection[str],
-    ) -> tuple[pd.DataFrame, set[str]]:
+    ) -> tuple[pd.DataFrame, set[str], set[str]]:
         """``payloads`` with the fields of each group older than the ledger's moment for it blanked
-        (left unchanged in Salesforce), and the keys of the rows this left with no value to send.
+        (left unchanged in Salesforce), the keys of the rows this left with no value to send, and
+        those of the rows it blanked anything in.
 
         Only for records that exist: a new one gets every value. A group without a moment, in the
         row (no value) or in the ledger (not known: loaded before moments were kept), is sent as ever.
@@ -328,7 +340,7 @@ class Loader:
                     if group in held and held[group] > at:
                         stale.setdefault(group, []).append(key)
         if not stale:
-            return payloads, set()
+            return payloads, set(), set()
         ext = payloads[objmap.external_id]
         payloads = payloads.copy()
         for group, keys in stale.items():
@@ -336,11 +348,18 @@ class Loader:
             payloads.loc[ext.isin(keys), targets] = None
         synced = [c for c in objmap.payload_columns(creating=False)[1:] if c in payloads.columns]
         emptied = ext.isin([key for keys in stale.values() for key in keys]) & payloads[synced].isna().all(axis=1)
-        return payloads, set(ext[emptied])
+        return payloads, set(ext[emptied]), {key for keys in stale.values() for key in keys}
 
-    def _hashes(self, payloads: pd.DataFrame, objmap: ObjectMap) -> dict[str, str]:
+    def _hashes(
+        self, payloads: pd.DataFrame, objmap: ObjectMap, known: Mapping[str, Any] | None = None
+    ) -> dict[str, str]:
+        """Key -> :func:`state.jsonutil.payload_hash` of each row's ledger view; a hash ``known``
+        for a key (a str) is taken as it is."""
+        ext = objmap.external_id
+        hashes = {k: h for k, h in (known or {}).items() if isinstance(h, str)}
+        if hashes:
+            payloads = payloads[~payloads[ext].isin(list(hashes))]
         view = ledger_view(payloads.reindex(columns=objmap.payload_columns(creating=False)), objmap)
-        hashes: dict[str, str] = {}
         # A few thousand rows at a time: the rows as dicts take several times the frame's memory.
         for start in range(0, len(view), HASH_ROWS):
             for row in _records(view.iloc[start : start + HASH_ROWS]):

@@ -31,6 +31,8 @@ from transforms.mapping import ObjectMap
 EXISTS = "_exists"
 #: The column numbering the batches, in the order they were spooled.
 BATCH = "_batch"
+#: The column of a spooled row's ledger hash, as its batch computed it (None once rows are merged).
+HASH = "_hash"
 
 
 _NONE = np.empty(0, dtype=np.uint64)
@@ -172,4 +174,6 @@ def merge_rows(frame: pd.DataFrame, objmap: ObjectMap) -> pd.DataFrame:
         taken.update([*columns, group])
     pieces.append(groups[[c for c in rows.columns if c not in taken]].last())
     merged = pd.concat(pieces, axis=1).rename_axis(key).reset_index()[list(frame.columns)]
+    if HASH in merged.columns:  # a row made of several batches' values: its hash is computed anew
+        merged[HASH] = None
     return pd.concat([frame[~repeated], merged], ignore_index=True)

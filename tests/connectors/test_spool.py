@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import connectors.spool as spool_module
-from connectors.spool import BATCH, EXISTS, PayloadSpool, merge_rows
+from connectors.spool import BATCH, EXISTS, HASH, PayloadSpool, merge_rows
 from transforms.mapping import MAPPING
 
 KEY = "BigCommerce_Account_Key__c"
@@ -114,3 +114,12 @@ def test_keys_whose_hashes_collide_come_back_once_each_and_unmerged(monkeypatch:
     assert [len(s) for s in honest] == [3, 2] and sum(map(len, colliding)) == 5
     pd.testing.assert_frame_equal(by_key(colliding), by_key(honest))
     assert by_key(honest).loc["co:shared", "Name"] == "co:shared/0"  # created by the first batch
+
+
+def test_a_merged_row_loses_its_batch_hash_and_the_others_keep_theirs() -> None:
+    spool = PayloadSpool()
+    for batch, keys in enumerate((["co:a", "co:b"], ["co:a"])):
+        rows = [{**_account(k, k, None, None, None, None), HASH: f"{k}@{batch}"} for k in keys]
+        spool.add("Account", pd.DataFrame(rows), KEY)
+    hashes = pd.concat(spool.slices(MAPPING.account, most=10)).set_index(KEY)[HASH]
+    assert hashes["co:b"] == "co:b@0" and hashes["co:a"] is None  # made of two batches: computed anew

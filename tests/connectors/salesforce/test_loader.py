@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from simple_salesforce.format import format_soql
 
@@ -249,3 +250,36 @@ def test_planned_creations_are_kept_for_the_objects_tracked_only(
     assert loader.spool is not None and [loader.spool.rows(s) for s in ("Account", "Contact", "Order")] == [1, 1, 1]
     loader.flush(MAPPING.account)
     assert loader.planned_new("Account") == set()  # written: no longer planned
+
+
+class _Ledger:
+    """The state store's side of :meth:`Loader._changed`: what the ledger recorded (no hash matches)."""
+
+    def __init__(self, recorded: dict[str, dict[str, datetime]]) -> None:
+        self.recorded = recorded
+
+    def source_moments(self, sobject: str, moments: Any) -> dict[str, dict[str, datetime]]:
+        return {k: v for k, v in self.recorded.items() if k in moments}
+
+    def unchanged(self, sobject: str, hashes: Any) -> set[str]:
+        return set()
+
+    def advance_source_moments(self, sobject: str, moments: Any) -> None:
+        raise AssertionError("nothing is unchanged here")
+
+
+def test_a_window_write_reuses_the_batch_hash_unless_it_blanks_a_stale_group() -> None:
+    # The window's write takes each spooled row's hash as its batch computed it, except where the
+    # ledger has meanwhile moved past a group of the row (its values are blanked: a new hash).
+    key = MAPPING.account.external_id
+    early, late = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    payloads = pd.DataFrame({key: ["co:a", "co:b"], "Phone": ["555-1", "555-2"], "BillingStreet": ["1 A St", "2 B St"]})
+    moments = {k: {"phone_at": early, "address_at": early} for k in ("co:a", "co:b")}
+    loader = Loader(None, _Ledger({"co:b": {"address_at": late}}), "r1", index=object())  # type: ignore[arg-type]
+    fresh = loader._hashes(payloads, MAPPING.account)
+    known = {"co:a": "hash of co:a as its batch saw it", "co:b": "hash of co:b as its batch saw it"}
+    send, hashes = loader._changed(payloads, MAPPING.account, moments, {"co:a", "co:b"}, known)
+    assert hashes["co:a"] == known["co:a"]  # taken as it is
+    blanked = payloads.assign(BillingStreet=[payloads.at[0, "BillingStreet"], None])
+    assert hashes["co:b"] == loader._hashes(blanked, MAPPING.account)["co:b"] != fresh["co:b"]
+    assert pd.isna(send.set_index(key).at["co:b", "BillingStreet"])
