@@ -261,9 +261,9 @@ def _order_batches(
 
 
 def _drain(records: list[dict]) -> list[dict]:
-    """The records of ``records``, which is left empty: a batch's records must not stay alive in
-    the generator's frame while the batch is worked on, or the memory freed after the batch is not
-    (the consumer drops the batch and returns its memory before the next is read)."""
+    """The records of ``records``, which is left empty. A batch's records must not stay alive in
+    the generator's frame while the batch is worked on: the run drops each batch and returns its
+    memory before asking for the next, and records still held here would not be freed by that."""
     taken = records[:]
     records.clear()
     return taken
