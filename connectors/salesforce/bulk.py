@@ -259,7 +259,6 @@ def read_results(
     response = client.raw("bulk_results", "GET", f"jobs/ingest/{job_id}/{kind}", headers={"Accept": "text/csv"})
     # Decode ourselves: without a charset requests would guess ISO-8859-1 for text/csv.
     text = io.TextIOWrapper(io.BytesIO(response.content), encoding="utf-8-sig", newline="")
-    del response
     reader = csv.reader(text)
     header = next(reader, None)
     if header is None:

@@ -8,7 +8,9 @@ window does not hold it.
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -168,9 +170,6 @@ class _Record(dict):
 def test_a_batch_s_records_are_freed_once_its_consumer_drops_it(monkeypatch: pytest.MonkeyPatch) -> None:
     # The run drops each batch and returns its memory before asking for the next: the records
     # must not stay alive in the generator meanwhile (they did: 140 MB a 10,000-order batch).
-    import gc
-    import weakref
-
     refs: list[weakref.ref[_Record]] = []
 
     def pages(_: Window) -> Iterator[list[dict]]:  # made as read: nothing but the batches holds them
