@@ -21,13 +21,13 @@ client there).
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -199,9 +199,14 @@ def wrap_service(
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """JSON with the compact separators the real APIs use."""
+    """JSON with the compact separators the real APIs use (UTF-8, non-ASCII as is).
+
+    Encoded by orjson: with :mod:`json` a page of 250 orders with their line items took the
+    sandbox a third of its time to serve, on the cores the pipeline it serves runs on too (a
+    real store serves from its own). The output is the same JSON (integer keys become strings,
+    as with :mod:`json`)."""
     return Response(
-        json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS),
         status_code=status,
         headers=headers,
         media_type="application/json",

@@ -394,7 +394,7 @@ class StoreService:
         sort = query.sort(StoreDB.ORDER_SORTS, "id")
         mode, line_items = self._consignment_mode(query)
         self.db.settle_captures()
-        rows = self.db.list_orders(flt, sort, (page - 1) * limit, limit, children=mode is not None)
+        rows = self.db.list_orders(flt, sort, (page - 1) * limit, limit, children=mode is not None, read_only=True)
         if not rows:
             return _no_content()
         links = self.links()

@@ -247,10 +247,14 @@ def _checked(kind: str, given: Record, defaults: Record, ignore: frozenset[str] 
     return {k: v for k, v in given.items() if k not in extra}
 
 
-def _complete(record: Record, defaults: Record) -> Record:
-    """``record`` with every field of ``defaults`` it lacks, in the API's field order."""
+def _complete(record: Record, defaults: Record, shared: bool = False) -> Record:
+    """``record`` with every field of ``defaults`` it lacks, in the API's field order.
+
+    ``shared``: the defaults' lists and dicts go in as they are (for a record only rendered and
+    then dropped, never changed); otherwise every record gets its own copies."""
     full = {**defaults, **record}
-    # Defaults hold lists and dicts; every record needs its own.
+    if shared:
+        return full
     for key in _mutable_keys(defaults):
         if key not in record:
             full[key] = _fresh(defaults[key])
@@ -444,14 +448,17 @@ def normalize_group(given: Record) -> Record:
     return group
 
 
-def complete_order(order: Record, with_children: bool = True) -> Record:
-    """Every field of a stored order (its children too, unless ``with_children`` is false)."""
-    full = _complete({k: v for k, v in order.items() if k not in ORDER_CHILDREN}, ORDER_DEFAULTS)
-    full["billing_address"] = _complete(order["billing_address"], BILLING_ADDRESS_DEFAULTS)
+def complete_order(order: Record, with_children: bool = True, shared: bool = False) -> Record:
+    """Every field of a stored order (its children too, unless ``with_children`` is false);
+    ``shared`` as for :func:`_complete` (a read-only view)."""
+    full = _complete({k: v for k, v in order.items() if k not in ORDER_CHILDREN}, ORDER_DEFAULTS, shared)
+    full["billing_address"] = _complete(order["billing_address"], BILLING_ADDRESS_DEFAULTS, shared)
     if with_children:
-        full["products"] = [_complete(p, PRODUCT_DEFAULTS) for p in order["products"]]
-        full["shipping_addresses"] = [_complete(a, SHIPPING_ADDRESS_DEFAULTS) for a in order["shipping_addresses"]]
-        full["coupons"] = [_complete(c, COUPON_DEFAULTS) for c in order["coupons"]]
+        full["products"] = [_complete(p, PRODUCT_DEFAULTS, shared) for p in order["products"]]
+        full["shipping_addresses"] = [
+            _complete(a, SHIPPING_ADDRESS_DEFAULTS, shared) for a in order["shipping_addresses"]
+        ]
+        full["coupons"] = [_complete(c, COUPON_DEFAULTS, shared) for c in order["coupons"]]
     return full
 
 

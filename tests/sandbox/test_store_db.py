@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -9,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.generator import generate
+from sandbox.http import json_response
 from sandbox.store import formats
 from sandbox.store.db import FIRST_ORDER_ID, CustomerFilter, OrderFilter, StoreDB
+from sandbox.store.records import PRODUCT_DEFAULTS, Links, render_order
 
 T0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -151,6 +156,33 @@ def test_list_orders_filters_and_sorts(db: StoreDB) -> None:
     bound = formats.to_epoch(T0 + timedelta(seconds=2))
     assert len(db.list_orders(OrderFilter(min_date_modified=bound), ("id", "asc"), 0, 10)) == 2
     assert db.count_orders_by_status(OrderFilter(customer_id=7)) == {11: 1}
+
+
+def test_read_only_pages_are_the_same_orders_and_leave_the_defaults_alone(db: StoreDB) -> None:
+    data = generate(orders=80, seed=5, as_of=T0 + timedelta(days=60))
+    db.insert_orders(data.orders)
+    args = (OrderFilter(), ("id", "asc"), 0, 250)
+    copied = db.list_orders(*args, children=True)
+    shared = db.list_orders(*args, children=True, read_only=True)
+    assert shared == copied
+    before = copy.deepcopy(PRODUCT_DEFAULTS)
+    links = Links("https://store.test/stores/h/v2")
+    for record in shared:
+        render_order(record, links, "object", line_items=True)
+    assert before == PRODUCT_DEFAULTS
+
+
+def test_pages_are_encoded_as_json_would(db: StoreDB) -> None:
+    """The orjson body is byte for byte what ``json.dumps`` made before, non-ASCII names included."""
+    data = generate(orders=80, seed=5, as_of=T0 + timedelta(days=60))
+    data.orders[0]["billing_address"]["first_name"] = "Zoë"
+    db.insert_orders(data.orders)
+    links = Links("https://store.test/stores/h/v2")
+    rows = db.list_orders(OrderFilter(), ("id", "asc"), 0, 250, children=True, read_only=True)
+    body = [render_order(o, links, "object", line_items=True) for o in rows]
+    expected = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    assert json_response(body).body == expected
+    assert "Zoë".encode() in expected
 
 
 # -- customers and groups --------------------------------------------------------------------
