@@ -62,6 +62,7 @@ class SalesforceSettings(BaseSettings):
     ca_bundle: Path | None = None
     timeout: float = 120.0
     bulk_threshold: int = Field(2000, ge=1, description="above this many records, Bulk API 2.0")
+    collection_lanes: int = Field(4, ge=1, description="sObject Collections calls in flight at once")
     api_usage_stop: float = Field(0.8, gt=0, le=1, description="stop loading at this share of the daily limit")
     backoff_max_seconds: float = Field(60.0, gt=0, description="ceiling of one retry wait (requests and rows)")
     bulk_poll_seconds: float = Field(0.5, gt=0)

@@ -247,11 +247,11 @@ class SalesforceClient:
         """``(used, limit)`` of the org's daily API requests from the last ``Sforce-Limit-Info``."""
         return self._usage
 
-    def check_budget(self) -> None:
+    def check_budget(self, in_flight: int = 0) -> None:
         """Raise :class:`ApiBudgetExhausted` if usage reached ``api_usage_stop`` of the limit.
 
         Usage comes from the last answer's ``Sforce-Limit-Info``; before any answer, from one
-        ``GET limits`` call.
+        ``GET limits`` call. ``in_flight``: calls sent and not answered yet, counted as used.
         """
         if self._refused:
             raise self._exhausted()
@@ -263,6 +263,7 @@ class SalesforceClient:
         if self._usage is None:
             return
         used, limit = self._usage
+        used += in_flight
         stop = self.settings.api_usage_stop
         if limit and used >= stop * limit:
             raise ApiBudgetExhausted(

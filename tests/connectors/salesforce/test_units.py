@@ -6,6 +6,7 @@ import datetime as dt
 import inspect
 import math
 import pickle
+import threading
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,7 +26,7 @@ from simple_salesforce.exceptions import (
 )
 
 from connectors.base import CrmSink
-from connectors.salesforce import CLEAR, SalesforceCallError, SalesforceClient, in_queries
+from connectors.salesforce import CLEAR, SalesforceCallError, SalesforceClient, collections, in_queries
 from connectors.salesforce.auth import jwt_assertion, jwt_audience
 from connectors.salesforce.bulk import (
     Pace,
@@ -36,7 +37,7 @@ from connectors.salesforce.bulk import (
     upload_data,
     wait_for_job,
 )
-from connectors.salesforce.errors import Redactor
+from connectors.salesforce.errors import ApiBudgetExhausted, Redactor
 from connectors.salesforce.query import flatten, records_frame, select_columns
 from connectors.salesforce.results import from_bulk_error, from_save_result, to_frame
 from connectors.salesforce.retry import RetryPolicy, describe_failure, is_transient
@@ -374,3 +375,57 @@ def test_bulk_results_keep_only_the_columns_asked_for() -> None:
         list(read_results(SimpleNamespace(raw=lambda *a, **k: SimpleNamespace(content=b"")), "750x", "failedResults"))
         == []
     )  # type: ignore[arg-type]
+
+
+# -- sObject Collections lanes --------------------------------------------------------------------
+
+
+class _LanedClient:
+    """Answers Collections calls after a barrier of ``lanes`` calls at once (so a test that passes
+    saw them in flight together); the budget runs out after ``budget`` calls."""
+
+    def __init__(self, lanes: int, budget: int = 1000) -> None:
+        self.settings = SimpleNamespace(collection_lanes=lanes)
+        self.barrier = threading.Barrier(lanes, timeout=10)
+        self.budget = budget
+        self.sent: list[str] = []
+        self.answered = 0  # what the org's usage counts
+        self.lock = threading.Lock()
+
+    def check_budget(self, in_flight: int = 0) -> None:
+        if self.answered + in_flight >= self.budget:
+            raise ApiBudgetExhausted("spent", self.budget, self.budget)
+
+    def rest(self, kind: str, path: str, *, method: str, body: dict) -> list[dict]:
+        first = body["records"][0]["K__c"]
+        with self.lock:
+            self.sent.append(first)
+            together = len(self.sent) <= self.barrier.parties
+        if together:
+            self.barrier.wait()
+        with self.lock:
+            self.answered += 1
+        return [{"id": f"001{r['K__c']}", "success": True, "created": True, "errors": []} for r in body["records"]]
+
+
+def _keyed(n: int) -> Payload:
+    return Payload("Account", pd.DataFrame({"K__c": [f"k{i:04d}" for i in range(n)]}), "K__c")
+
+
+def test_collections_calls_go_in_lanes_and_each_result_reaches_its_record() -> None:
+    client, payload = _LanedClient(lanes=3), _keyed(1000)
+    results: list = [None] * 1000
+    collections.send(client, "upsert", payload, list(range(1000)), results)  # type: ignore[arg-type]
+    assert len(client.sent) == 5  # the first three were in flight at once (the barrier let them by)
+    assert [r.salesforce_id for r in results] == [f"001k{i:04d}" for i in range(1000)]
+
+
+def test_lanes_stop_where_the_budget_does_and_keep_the_answered_calls() -> None:
+    # Two calls in flight at once count against a budget of two: the third is never sent.
+    client, payload = _LanedClient(lanes=2, budget=2), _keyed(1400)
+    results: list = [None] * 1400
+    with pytest.raises(ApiBudgetExhausted):
+        collections.send(client, "upsert", payload, list(range(1400)), results)  # type: ignore[arg-type]
+    assert sorted(client.sent) == ["k0000", "k0200"]
+    assert all(r is not None and r.success for r in results[:400])
+    assert all(r is None for r in results[400:])
