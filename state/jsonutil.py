@@ -61,4 +61,9 @@ def loads(text: str | None) -> Any:
 
 def payload_hash(payload: Mapping[str, Any]) -> str:
     """SHA-256 hex digest of the canonical JSON of ``payload`` (what the ledger compares)."""
-    return hashlib.sha256(dumps(payload).encode("utf-8")).hexdigest()
+    return text_hash(dumps(payload))
+
+
+def text_hash(canonical: str) -> str:
+    """The :func:`payload_hash` of a payload whose canonical JSON (:func:`dumps`) is ``canonical``."""
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from simple_salesforce.format import format_soql
 
-from connectors.loader import SOURCE_AT, Loader, LoadReport
+from connectors.loader import SOURCE_AT, Loader, LoadReport, _jsonable, _records, _row_hashes
 from connectors.salesforce import SalesforceClient
-from state import FailedRecord, StateStore
+from state import FailedRecord, StateStore, payload_hash
 from state.timeutil import iso
 from tests.connectors.salesforce.conftest import OrgAdmin
 from tests.transforms.factories import at, existing, order, run
@@ -283,3 +285,28 @@ def test_a_window_write_reuses_the_batch_hash_unless_it_blanks_a_stale_group() -
     blanked = payloads.assign(BillingStreet=[payloads.at[0, "BillingStreet"], None])
     assert hashes["co:b"] == loader._hashes(blanked, MAPPING.account)["co:b"] != fresh["co:b"]
     assert pd.isna(send.set_index(key).at["co:b", "BillingStreet"])
+
+
+def test_row_hashes_are_the_payload_hashes_of_the_rows_as_dicts() -> None:
+    """The column-wise hashes equal ``payload_hash`` of each row's non-null cells (what the ledger
+    of every earlier run holds), whatever the dtypes: a digest that moved would resend everything."""
+    frame = pd.DataFrame(
+        {
+            "Key__c": ["a", "b", "c", "d"],
+            "Name": ['Zoë "Q" \\ ,:{}', None, "line\nbreak\u2028", "x"],
+            "Amount__c": [Decimal("1.10"), Decimal("-0"), None, Decimal("1E+2")],
+            "Count__c": pd.array([1, None, -3, 2**40], dtype="Int64"),
+            "Plain__c": [1.5, float("nan"), float("inf"), -0.0],
+            "Flag__c": pd.array([True, False, None, True], dtype="boolean"),
+            "Raw__c": [True, 7, 2.25, "7"],
+            "When__c": pd.to_datetime(
+                ["2026-01-02T03:04:05Z", None, "2026-12-02T00:00:00Z", "2026-06-01T00:00:00.5Z"], format="ISO8601"
+            ),
+            "Day__c": [date(2026, 1, 2), None, date(2026, 3, 4), date(2026, 5, 6)],
+            "Text__c": pd.array(["s", None, "ü", ""], dtype="string"),
+            "Big__c": np.array([np.int64(5), np.int64(-1), np.int64(0), np.int64(9)]),
+        }
+    )
+    expected = [payload_hash({k: _jsonable(v) for k, v in row.items()}) for row in _records(frame)]
+    assert _row_hashes(frame) == expected
+    assert _row_hashes(frame[::-1].reset_index(drop=True)) == expected[::-1]
