@@ -29,7 +29,7 @@ from connectors.base import CrmSink, StoreSource, Window
 from connectors.loader import Loader, LoadReport
 from connectors.lookups import read_existing
 from connectors.org_index import OrgIndex
-from flows.memory import release_free_memory
+from flows.memory import collections_between_batches, release_free_memory
 from state import FailedRecord, StateStore
 from transforms.frames import customers_frame, orders_frame
 from transforms.holdback import held_keys, held_sources
@@ -482,6 +482,19 @@ def sync_window(
 
     ``stage`` and ``loader`` let the benchmark time the steps of this very code path.
     """
+    with collections_between_batches():
+        return _sync_window(res, windows, run_id, dry_run=dry_run, stage=stage, loader=loader)
+
+
+def _sync_window(
+    res: Resources,
+    windows: dict[Entity, Window],
+    run_id: str,
+    *,
+    dry_run: bool,
+    stage: Stage,
+    loader: Loader | None,
+) -> WindowSummary:
     summary = WindowSummary()
     loader = loader or Loader(res.crm, res.state, run_id, dry_run=dry_run, index=res.index)
     loader.defer_writes()
