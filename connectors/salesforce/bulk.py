@@ -70,8 +70,14 @@ def split_by_size(
     header = csv_text(payload.columns).encode()
     document, rows = io.BytesIO(), 0
     document.write(header)
+    # One writer for every line (a writer per line was a fifth of building the document).
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
     for i in positions:
-        line = csv_text(payload.csv_row(i)).encode()
+        writer.writerow(payload.csv_row(i))
+        line = buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
         if rows and document.tell() + len(line) > max_bytes:
             yield document.getvalue(), rows
             document, rows = io.BytesIO(), 0

@@ -109,6 +109,19 @@ def test_parent_columns_nest_over_rest_and_stay_flat_in_csv() -> None:
     )
 
 
+def test_a_payload_converts_each_value_once_and_both_apis_send_the_same() -> None:
+    when = pd.Timestamp("2024-05-01T14:30:05.123456+02:00")
+    frame = pd.DataFrame(
+        {"K": ["a"], "D__c": [when], "N__c": [np.int64(3)], "A__c": [Decimal("1.50")], "C__c": [CLEAR], "E": [None]}
+    )
+    payload = Payload("Order", frame, "K")
+    assert payload.rows == [("a", "2024-05-01T12:30:05.123Z", 3, Decimal("1.50"), CLEAR, None)]
+    assert json_text(payload.rest_record(0)) == (
+        '{"attributes":{"type":"Order"},"K":"a","D__c":"2024-05-01T12:30:05.123Z","N__c":3,"A__c":1.50,"C__c":null}'
+    )
+    assert payload.csv_row(0) == ["a", "2024-05-01T12:30:05.123Z", "3", "1.50", "#N/A", ""]
+
+
 def test_payload_refuses_what_cannot_be_sent_before_anything_is() -> None:
     with pytest.raises(ValueError, match="CLEAR in parent reference"):
         Payload("Contact", pd.DataFrame({"K": ["a"], "Account.Key__c": [CLEAR]}), "K")
