@@ -123,6 +123,29 @@ def test_json_numbers_never_pass_through_float() -> None:
     assert isinstance(body["n"], int)
 
 
+def test_a_body_s_equal_strings_are_decoded_as_one_and_its_values_are_unchanged() -> None:
+    """Equal string values across a body's objects, nested ones included, are one object (the
+    memory of a page read ahead); keys, order, other types and the strings' text stay as decoded."""
+    import json
+
+    page = [
+        {"id": 1, "status": "Pending", "total": "0.0000", "tags": ["a", "b"], "cost": 5.1,
+         "billing_address": {"country": "United States", "zip": "44135", "note": ""}},
+        {"id": 2, "status": "Pending", "total": "0.0000", "tags": ["a"], "cost": 0,
+         "billing_address": {"country": "United States", "zip": "44135", "note": ""}},
+    ]  # fmt: skip
+    text = json.dumps(page)
+    decoded = loads(text.encode())
+    assert decoded == json.loads(text, parse_float=Decimal)
+    assert [list(order) for order in decoded] == [list(order) for order in page]
+    first, second = decoded
+    assert first["status"] is second["status"] and first["total"] is second["total"]
+    assert first["billing_address"]["country"] is second["billing_address"]["country"]
+    assert first["billing_address"]["zip"] is second["billing_address"]["zip"]
+    assert first["billing_address"]["note"] is second["billing_address"]["note"]
+    assert isinstance(first["cost"], Decimal) and type(first["status"]) is str
+
+
 def _order(**fields: object) -> dict:
     line_item = {"id": 1, "type": "physical", "price_inc_tax": "54.0000", "total_inc_tax": "108.0000", "sku": "0001"}
     order = {
