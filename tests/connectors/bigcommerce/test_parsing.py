@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -126,13 +127,11 @@ def test_json_numbers_never_pass_through_float() -> None:
 def test_a_body_s_equal_strings_are_decoded_as_one_and_its_values_are_unchanged() -> None:
     """Equal string values across a body's objects, nested ones included, are one object (the
     memory of a page read ahead); keys, order, other types and the strings' text stay as decoded."""
-    import json
-
     page = [
         {"id": 1, "status": "Pending", "total": "0.0000", "tags": ["a", "b"], "cost": 5.1,
-         "billing_address": {"country": "United States", "zip": "44135", "note": ""}},
+         "billing_address": {"country": "United States", "zip": "44135"}},
         {"id": 2, "status": "Pending", "total": "0.0000", "tags": ["a"], "cost": 0,
-         "billing_address": {"country": "United States", "zip": "44135", "note": ""}},
+         "billing_address": {"country": "United States", "zip": "44135"}},
     ]  # fmt: skip
     text = json.dumps(page)
     decoded = loads(text.encode())
@@ -142,7 +141,6 @@ def test_a_body_s_equal_strings_are_decoded_as_one_and_its_values_are_unchanged(
     assert first["status"] is second["status"] and first["total"] is second["total"]
     assert first["billing_address"]["country"] is second["billing_address"]["country"]
     assert first["billing_address"]["zip"] is second["billing_address"]["zip"]
-    assert first["billing_address"]["note"] is second["billing_address"]["note"]
     assert isinstance(first["cost"], Decimal) and type(first["status"]) is str
 
 
@@ -170,7 +168,7 @@ def _order(**fields: object) -> dict:
 
 
 def test_an_order_gets_its_dates_and_amounts_parsed_and_keeps_its_shape() -> None:
-    order = parse_order(loads(__import__("json").dumps(_order(), default=str)))
+    order = parse_order(loads(json.dumps(_order(), default=str)))
     assert order["date_created"] == datetime(2018, 1, 10, 21, 5, 30, tzinfo=UTC)
     assert order["date_shipped"] is None
     assert order["total_inc_tax"] == Decimal("361.9500") and str(order["total_inc_tax"]) == "361.9500"
