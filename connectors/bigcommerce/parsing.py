@@ -72,9 +72,9 @@ def loads(body: bytes | str) -> Any:
     the equal string values of its objects as one string.
 
     Pages are read ahead and a batch holds forty of them, so their size is the pipeline's: a
-    page of 250 orders repeats ``"0.0000"``, ``""``, statuses, currencies and its customers'
-    addresses thousands of times, and sharing them takes its decoded size from 4.5 to 2.7 MB
-    for about a quarter more decoding time.
+    page of 250 orders repeats ``"0.0000"``, ``""``, statuses, currencies and countries thousands
+    of times, and sharing them takes its decoded size from 4.5 to 2.7 MB for about a quarter
+    more decoding time.
     """
     strings: dict[str, str] = {}
     one_of = strings.setdefault
