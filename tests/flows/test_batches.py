@@ -144,6 +144,33 @@ def test_window_customers_are_kept_on_disk_each_taken_once_then_as_sent_before()
         window.close()
 
 
+def test_window_customers_without_an_id_are_each_kept_and_go_out_with_the_rest() -> None:
+    window = steps._WindowCustomers()
+    try:
+        window.add([{"name": "no id"}, {"id": "7", "name": "a text id"}, {"id": None}, {"id": 5}])
+        window.add([{"name": "no id either"}])
+        assert "7" not in window and None not in window and 5 in window
+        assert window.take([5, "7", None]) == ([{"id": 5}], [])
+        rest = window.rest()
+        assert sorted(map(str, rest)) == sorted(
+            map(str, [{"name": "no id"}, {"id": "7", "name": "a text id"}, {"id": None}, {"name": "no id either"}])
+        )
+    finally:
+        window.close()
+
+
+def test_a_window_customer_added_again_after_going_out_goes_out_again_as_sent_before() -> None:
+    window = steps._WindowCustomers()
+    try:
+        window.add([{"id": 1, "v": "old"}])
+        assert window.take([1]) == ([{"id": 1, "v": "old"}], [])
+        window.add([{"id": 1, "v": "new"}])
+        assert window.take([1]) == ([], [{"id": 1, "v": "new"}])
+        assert window.rest() == []
+    finally:
+        window.close()
+
+
 def test_window_customers_added_by_one_thread_are_taken_whole_by_another() -> None:
     import threading
     import time
