@@ -52,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from connectors.base import CrmSink
+from connectors.key_set import KeySet
 from connectors.org_index import OrgIndex
 from connectors.spool import EXISTS, HASH, PayloadSpool
 from state import FailedRecord, StateStore
@@ -193,9 +194,12 @@ class Loader:
         self.state = state
         self.run_id = run_id
         self.dry_run = dry_run
-        self._assumed: dict[str, set[str]] = {}
+        # Kept across a window's batches, as hashes (connectors.key_set): a collision can only
+        # take a new record for adopted (planned as an update: the upsert by external id still
+        # creates it, without the create-only values) or for planned by an earlier batch.
+        self._assumed: dict[str, KeySet] = {}
         self.spool: PayloadSpool | None = None
-        self._planned_new: dict[str, set[str]] = {}
+        self._planned_new: dict[str, KeySet] = {}
 
     def defer_writes(self) -> None:
         """From now on :meth:`load` plans and spools its rows; :meth:`flush` writes them (not in a dry run)."""
@@ -205,27 +209,28 @@ class Loader:
     def track_planned_new(self, sobject: str) -> None:
         """Keep, from now on, the keys of ``sobject`` that :meth:`load` spools to be created
         (:meth:`planned_new`). Only for those asked: a backfill's window spools every order's key."""
-        self._planned_new.setdefault(sobject, set())
+        self._planned_new.setdefault(sobject, KeySet())
 
-    def planned_new(self, sobject: str) -> set[str]:
+    def planned_new(self, sobject: str) -> KeySet:
         """Keys of ``sobject`` spooled to be created and not yet flushed, since
         :meth:`track_planned_new` (empty for an sObject not tracked)."""
-        return self._planned_new.get(sobject, set())
+        return self._planned_new.get(sobject, KeySet())
 
     def assume_existing(self, sobject: str, keys: Iterable[str]) -> None:
         """Treat ``keys`` of ``sobject`` as existing: adopted records, stamped with our key this run
         (or, in a dry run, that would be). Neither the ledger nor a read of the org the run keeps
         (:class:`OrgIndex` does not read the integration user's writes back) knows them yet, and
         an adopted record taken for a new one would get the create-only values over the CSR's."""
-        self._assumed.setdefault(sobject, set()).update(keys)
+        self._assumed.setdefault(sobject, KeySet()).add(keys)
 
     def existing_ids(self, objmap: ObjectMap, keys: Iterable[str]) -> dict[str, str]:
         """Key → Salesforce id of the records that exist: from the ledger, else from the org."""
         keys = list(dict.fromkeys(keys))
         ledger = self.state.ledger_lookup(objmap.sobject, keys)
         known = {k: e.salesforce_id for k, e in ledger.items() if e.salesforce_id}
-        assumed = self._assumed.get(objmap.sobject, set())
-        known.update({k: "(adopted)" for k in keys if k in assumed and k not in known})
+        assumed = self._assumed.get(objmap.sobject, KeySet())
+        adopted = assumed.contains(keys) if len(assumed) else np.zeros(len(keys), dtype=bool)
+        known.update({k: "(adopted)" for k, a in zip(keys, adopted.tolist(), strict=True) if a and k not in known})
         unknown = [k for k in keys if k not in known]
         ext, sobject = objmap.external_id, objmap.sobject
         found = self.index.lookup(sobject, ["Id", ext], ext, unknown)
@@ -258,7 +263,7 @@ class Loader:
             )
             self.spool.add(objmap.sobject, planned, objmap.external_id)
             if objmap.sobject in self._planned_new:
-                self._planned_new[objmap.sobject].update(send.loc[new, objmap.external_id])
+                self._planned_new[objmap.sobject].add(send.loc[new, objmap.external_id])
             return report
         return self._send(send, objmap, hashes, moments, report)
 
@@ -270,7 +275,7 @@ class Loader:
         report and the payloads held back. One write (a Bulk job above the threshold) per
         :data:`ROWS_PER_WRITE` rows."""
         report = LoadReport(objmap.sobject)
-        self._planned_new.get(objmap.sobject, set()).clear()
+        self._planned_new.get(objmap.sobject, KeySet()).clear()
         if self.spool is None:
             return report, pd.DataFrame()
         held_back = []

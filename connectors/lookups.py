@@ -20,12 +20,13 @@ The transform decides the matches (normalised names, oldest first); this module 
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 from simple_salesforce.format import format_soql
 
 from connectors.base import chunks
+from connectors.key_set import KeySet
 from connectors.org_index import OrgIndex
 from state import StateStore
 from transforms.identity import company_keys, company_norm, contact_keys, person_account_keys
@@ -53,7 +54,7 @@ def read_existing(
     mapping: SalesforceMapping,
     customers: pd.DataFrame,
     orders: pd.DataFrame,
-    made: Collection[str] = (),
+    made: KeySet | None = None,
     claimed: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ExistingRecords:
     """The Accounts and Contacts of the org the batch's buyers may match (see the module doc).
@@ -78,9 +79,9 @@ def read_existing(
     candidate_keys = list(company_key_of) + person_keys
     by_key = index.lookup(account.sobject, account_fields, account.external_id, candidate_keys)
     ledger = {k: e.salesforce_id for k, e in state.ledger_lookup(account.sobject, candidate_keys).items()}
-    made = set(made)
+    planned = zip(candidate_keys, (made or KeySet()).contains(candidate_keys).tolist(), strict=True)
     # Not in Salesforce yet: an Id of their own, only so that no two look alike (never sent).
-    ledger.update({k: f"(planned {k})" for k in candidate_keys if k in made and not ledger.get(k)})
+    ledger.update({k: f"(planned {k})" for k, p in planned if p and not ledger.get(k)})
     by_key = _with_ledger_accounts(by_key, ledger, account.external_id)
     known_keys = set(by_key[account.external_id].str.lower()) if not by_key.empty else set()
     new_companies = [name for key, name in company_key_of.items() if key.lower() not in known_keys]

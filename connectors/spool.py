@@ -25,6 +25,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
+from connectors.key_set import key_hashes
 from transforms.mapping import ObjectMap
 
 #: The column of a spooled row saying whether the record existed when the row was planned.
@@ -36,11 +37,6 @@ HASH = "_hash"
 
 
 _NONE = np.empty(0, dtype=np.uint64)
-
-
-def _hashed(keys: pd.Series) -> np.ndarray:
-    """pandas' 64-bit hash of each key (stable across processes, vectorised)."""
-    return pd.util.hash_array(keys.to_numpy(dtype=object))
 
 
 class PayloadSpool:
@@ -68,7 +64,7 @@ class PayloadSpool:
         frame = frame.assign(**{BATCH: self._batches})
         pickle.dump(frame, file, protocol=pickle.HIGHEST_PROTOCOL)
         self._rows[sobject] = self._rows.get(sobject, 0) + len(frame)
-        hashes = np.unique(_hashed(frame[key]))
+        hashes = np.unique(key_hashes(frame[key]))
         kept = self._keys.get(sobject, _NONE)
         again = hashes[np.isin(hashes, kept, assume_unique=True)]
         self._repeated[sobject] = np.union1d(self._repeated.get(sobject, _NONE), again)
@@ -109,7 +105,7 @@ class PayloadSpool:
         rows, held = pd.DataFrame(), 0
         for frame in self.frames(sobject):
             twice = (
-                pd.Series(np.isin(_hashed(frame[objmap.external_id]), repeated), index=frame.index)
+                pd.Series(np.isin(key_hashes(frame[objmap.external_id]), repeated), index=frame.index)
                 if len(repeated)
                 else None
             )

@@ -10,28 +10,25 @@ letters. Tasks work on whole batches (thousands of records), never one task per 
 from __future__ import annotations
 
 import contextvars
-import io
-import pickle
-import tempfile
 import threading
-from array import array
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
 from connectors.base import CrmSink, StoreSource, Window
+from connectors.key_set import KeySet
 from connectors.loader import Loader, LoadReport
 from connectors.lookups import read_existing
 from connectors.org_index import OrgIndex
 from flows.memory import collections_between_batches, release_free_memory
+from flows.window_keep import WindowAdoptions, WindowCustomers
 from state import FailedRecord, StateStore
 from transforms.frames import customers_frame, orders_frame
 from transforms.holdback import held_keys, held_sources
@@ -150,125 +147,6 @@ class Batch:
         return len(self.customers) - len(self.context)
 
 
-class _WindowCustomers:
-    """The window's customer records, kept until each has gone out with a batch.
-
-    Kept on disk, pickled, in a temporary file: a backfill's window can hold every customer of
-    the store (30,000 at 100k orders, some 2 KB each as pickles) for the whole run, while a batch
-    needs only its own. Memory holds four numbers per copy, in arrays (its key, its place in the
-    file, its length, whether a batch has taken its key), and no Python object per customer: a
-    dict of keys to places kept the id of every customer page's records alive, and a new int per
-    customer taken in each batch, each pinning the allocator's pool of the page or batch it was
-    made among (at 100k orders, 40 MB of pools held by a few MB of objects). The customers'
-    reading thread adds; the run's thread takes (a lock keeps the file's position and the arrays
-    theirs in turn).
-    """
-
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile(prefix="ats-window-customers-")  # noqa: SIM115 (closed by close())
-        self._keys = array("q")  # the record's id, or a negative number of ours when it has none
-        self._offsets = array("q")
-        self._lengths = array("q")
-        self._sent = bytearray()  # per copy: 1 once a batch has taken its key
-        self._index: _KeyIndex | None = None  # built when first asked, after the adds before it
-        self._unnamed = 0
-        self._lock = threading.Lock()
-
-    def add(self, records: Iterable[dict]) -> None:
-        """Keep ``records`` (a later copy of an id replaces the earlier)."""
-        pickled = [(record, pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)) for record in records]
-        with self._lock:
-            offset = self._file.seek(0, io.SEEK_END)
-            for record, data in pickled:
-                self._file.write(data)
-                self._keys.append(self._window_key(record))
-                self._offsets.append(offset)
-                self._lengths.append(len(data))
-                self._sent.append(0)
-                offset += len(data)
-            self._index = None
-
-    def _window_key(self, record: dict) -> int:
-        """The record's id; a record without a usable one (the transform rejects it by name) gets
-        a negative number of its own, so that it is kept apart and goes out with the last batch."""
-        key = record.get("id") if isinstance(record, dict) else None
-        if type(key) is int and 0 <= key < 1 << 63:
-            return key
-        self._unnamed += 1
-        return -self._unnamed
-
-    def __contains__(self, key: object) -> bool:
-        with self._lock:
-            return bool(self._ensure_index().find([key])[1].any())
-
-    def take(self, keys: Iterable[object]) -> tuple[list[dict], list[dict]]:
-        """The kept records of ``keys``: (those going out for the first time, those sent before)."""
-        first, again = [], []
-        with self._lock:
-            index = self._ensure_index()
-            positions, found = index.find(list(keys))
-            for position in positions[found].tolist():
-                slot = int(index.latest[position])
-                (again if index.sent[position] else first).append(self._read(slot))
-                index.sent[position] = True
-                self._sent[slot] = 1
-        return first, again
-
-    def rest(self) -> list[dict]:
-        """The kept records no batch has taken yet (customers without an order in the window)."""
-        with self._lock:
-            index = self._ensure_index()
-            positions = np.flatnonzero(~index.sent)
-            records = [self._read(int(slot)) for slot in index.latest[positions].tolist()]
-            index.sent[positions] = True
-            for slot in index.latest[positions].tolist():
-                self._sent[slot] = 1
-        return records
-
-    def _read(self, slot: int) -> dict:
-        self._file.seek(self._offsets[slot])
-        return pickle.loads(self._file.read(self._lengths[slot]))  # noqa: S301 (our own temporary file)
-
-    def _ensure_index(self) -> _KeyIndex:
-        if self._index is None:
-            self._index = _KeyIndex.of(np.array(self._keys, dtype=np.int64), np.array(self._sent, dtype=bool))
-        return self._index
-
-    def close(self) -> None:
-        """Delete the file."""
-        self._file.close()
-
-
-@dataclass
-class _KeyIndex:
-    """The distinct keys of :class:`_WindowCustomers`, sorted: each one's latest copy and whether
-    any of its copies has been taken."""
-
-    keys: np.ndarray  # int64, sorted, unique
-    latest: np.ndarray  # the slot of each key's latest copy
-    sent: np.ndarray  # bool
-
-    @classmethod
-    def of(cls, keys: np.ndarray, sent: np.ndarray) -> _KeyIndex:
-        """The index of ``keys`` (one per copy, in the order added) and their copies' ``sent``."""
-        if not len(keys):
-            return cls(keys, keys.astype(np.intp), sent)
-        order = np.argsort(keys, kind="stable")  # a key's copies stay in the order they came
-        ordered = keys[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        ends = np.r_[starts[1:], len(keys)]
-        return cls(ordered[starts], order[ends - 1], np.logical_or.reduceat(sent[order], starts))
-
-    def find(self, keys: list[object]) -> tuple[np.ndarray, np.ndarray]:
-        """Where each of ``keys`` is, and whether it is there at all (a key that is not an id is not)."""
-        wanted = np.array([k if type(k) is int and 0 <= k < 1 << 63 else -1 for k in keys], dtype=np.int64)
-        if not len(self.keys):
-            return np.zeros(len(wanted), dtype=np.intp), np.zeros(len(wanted), dtype=bool)
-        positions = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
-        found = (self.keys[positions] == wanted) & (wanted >= 0)
-        return positions, found
-
-
 def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True) -> Iterator[Batch]:
     """The window's records in batches of about :data:`ORDERS_PER_BATCH` orders.
 
@@ -279,7 +157,7 @@ def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True
     (fetched by id: one call per page of ids). Dead-lettered records being retried join the
     window's.
     """
-    window = _WindowCustomers()
+    window = WindowCustomers()
     stop = threading.Event()
     with closing(window), ThreadPoolExecutor(max_workers=1, thread_name_prefix="customers") as pool:
         # The customers are read in a thread while the orders' pages arrive here: the two
@@ -296,7 +174,7 @@ def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True
 
 
 def _read_window_customers(
-    res: Resources, windows: dict[Entity, Window], retried: list[int], window: _WindowCustomers, stop: threading.Event
+    res: Resources, windows: dict[Entity, Window], retried: list[int], window: WindowCustomers, stop: threading.Event
 ) -> None:
     """Fill ``window`` with the window's customer records (and those of the ``retried`` ids)."""
     if "customers" not in windows:
@@ -309,7 +187,7 @@ def _read_window_customers(
 
 
 def _order_batches(
-    res: Resources, windows: dict[Entity, Window], retry: bool, window: _WindowCustomers, customers: Future[None]
+    res: Resources, windows: dict[Entity, Window], retry: bool, window: WindowCustomers, customers: Future[None]
 ) -> Iterator[Batch]:
     pages = iter(res.store.orders(windows["orders"]) if "orders" in windows else ())
     orders: list[dict] = retried_records(res, "orders") if retry and "orders" in windows else []
@@ -343,7 +221,7 @@ def _key(record: dict) -> object:
     return key if key is not None else id(record)
 
 
-def _batch(res: Resources, window: _WindowCustomers, order_records: list[dict], *, last: bool) -> Batch:
+def _batch(res: Resources, window: WindowCustomers, order_records: list[dict], *, last: bool) -> Batch:
     """A :class:`Batch` of ``order_records`` with its customers: the window's going out for the
     first time (and, in the ``last`` batch, all the window's left), and the rest as context."""
     orders = _unique(order_records)
@@ -395,7 +273,7 @@ def transform_batch(
     customer_records: list[dict],
     order_records: list[dict],
     stage: Stage = untimed,
-    made: Collection[str] = (),
+    made: KeySet | None = None,
     claimed: Mapping[str, Mapping[str, str]] | None = None,
 ) -> TransformResult:
     """Flatten, read the org's matching records, and transform one batch (``made``: keys of the
@@ -567,8 +445,7 @@ def _sync_window(
     loader = loader or Loader(res.crm, res.state, run_id, dry_run=dry_run, index=res.index)
     loader.defer_writes()
     loader.track_planned_new(res.mapping.account.sobject)  # read_existing's "made"
-    adoptions: list[pd.DataFrame] = []  # the window's, stamped by write_window before its upserts
-    claimed: dict[str, dict[str, str]] = {}  # sObject -> Id -> our key, of those adoptions
+    adoptions = WindowAdoptions()  # the window's, stamped by write_window before its upserts
     pending = batches(res, windows, retry=not dry_run)
     while True:
         with stage("extract"):
@@ -578,6 +455,7 @@ def _sync_window(
         summary.extracted["customers"] += batch.extracted_customers
         summary.extracted["orders"] += len(batch.orders)
         made = loader.planned_new(res.mapping.account.sobject)
+        claimed = adoptions.claims()
         result = run_step(transform_batch, res, batch.customers, batch.orders, stage, made, claimed)
         if batch.context:  # a context record's rejection belongs to its own batch (or to no run)
             rejects = result.rejects
@@ -589,22 +467,20 @@ def _sync_window(
         # their rows are planned as updates, so the create-only values never reach a CSR's record.
         for sobject, group in result.adoptions.groupby("sobject"):
             loader.assume_existing(str(sobject), group["key"])
-            claimed.setdefault(str(sobject), {}).update(zip(group["salesforce_id"], group["key"], strict=True))
+        adoptions.add(result.adoptions)
         if not dry_run:
             with stage("diff"):
                 own_ids = [str(_key(r)) for r in batch.customers if str(_key(r)) not in batch.context]
                 run_step(record_rejects, res, result, own_ids, run_id)
-            if not result.adoptions.empty:
-                adoptions.append(result.adoptions)
         with stage("diff"):
             reports = run_step(load_batch, res, loader, result)
         for report in reports:
             summary.add_load(report)
         # Let this batch go before the next is read: otherwise two batches live at once.
-        del batch, result, reports
+        del batch, result, reports, claimed
         release_free_memory()
     if not dry_run:
-        stamped, reports = run_step(write_window, res, loader, adoptions, run_id, stage)
+        stamped, reports = run_step(write_window, res, loader, adoptions.frames(), run_id, stage)
         summary.adopted += stamped
         for report in reports:
             summary.add_load(report)

@@ -109,7 +109,7 @@ def test_keys_whose_hashes_collide_come_back_once_each_and_unmerged(monkeypatch:
         return pd.concat(slices).set_index(KEY).sort_index()
 
     honest = rows()
-    monkeypatch.setattr(spool_module, "_hashed", lambda keys: np.zeros(len(keys), dtype=np.uint64))
+    monkeypatch.setattr(spool_module, "key_hashes", lambda keys: np.zeros(len(keys), dtype=np.uint64))
     colliding = rows()  # every key hashes alike
     assert [len(s) for s in honest] == [3, 2] and sum(map(len, colliding)) == 5
     pd.testing.assert_frame_equal(by_key(colliding), by_key(honest))
