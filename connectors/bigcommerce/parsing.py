@@ -26,7 +26,6 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
 
 Record = dict[str, Any]
@@ -136,7 +135,7 @@ def parse_decimal(value: Any) -> Any:
     anything else is returned unchanged.
     """
     if isinstance(value, str):  # the common case first: v2 sends amounts as strings
-        parsed = _decimal_text(str(value))  # a str subclass is cached by its plain text
+        parsed = _decimal_text(str(value))
         return value if parsed is _NOT_DECIMAL else parsed
     if isinstance(value, Decimal):
         return value
@@ -146,15 +145,34 @@ def parse_decimal(value: Any) -> Any:
 
 
 _NOT_DECIMAL = object()
+_UNSEEN = object()
 
 
-@lru_cache(maxsize=1 << 12)
+def amount_parser() -> Callable[[Any], Any]:
+    """:func:`parse_decimal`, remembering each string it parsed: one for a page of records.
+
+    A page repeats its amounts (``"0.0000"``, its prices) across hundreds of line items, and a
+    Decimal is immutable, so one can be shared (parsing the orders took half the time without it,
+    in the 10k benchmark's profile). Made per page and dropped with it: a cache kept for the run
+    (an LRU of 4,096 amounts, before) replaced most of its entries in every batch, order totals
+    being seen once, and each new entry, made among the batch's short-lived objects and kept past
+    it, held the freed memory around it (:mod:`flows.window_keep`).
+    """
+    memo: dict[str, Any] = {}
+
+    def parse(value: Any) -> Any:
+        if type(value) is not str:
+            return parse_decimal(value)
+        parsed = memo.get(value, _UNSEEN)
+        if parsed is _UNSEEN:
+            parsed = memo[value] = _decimal_text(value)
+        return value if parsed is _NOT_DECIMAL else parsed
+
+    return parse
+
+
 def _decimal_text(value: str) -> Any:
-    """:func:`parse_decimal` of a string (``_NOT_DECIMAL`` when it is not an amount). Cached: a
-    store repeats its amounts ("0.0000", its prices) across thousands of line items, and a
-    Decimal is immutable, so one can be shared (with the cache, parsing the orders took half the
-    time in the 10k benchmark's profile). A few thousand entries hold the repeated ones; the
-    amounts seen once (order totals) would only fill a larger cache: 65,536 held 14 MB at 100k."""
+    """:func:`parse_decimal` of a string (``_NOT_DECIMAL`` when it is not an amount)."""
     text = value.strip()
     if not text:
         return None
@@ -178,10 +196,11 @@ def _dicts(value: Any) -> list[Record]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def parse_line_items(items: Any) -> None:
-    """Convert the amounts of v2 line items (a list of dicts), in place."""
+def parse_line_items(items: Any, amounts: Callable[[Any], Any] = parse_decimal) -> None:
+    """Convert the amounts of v2 line items (a list of dicts), in place (with ``amounts``: one
+    :func:`amount_parser` for a page)."""
     for item in _dicts(items):
-        _convert(item, LINE_ITEM_MONEY, parse_decimal)
+        _convert(item, LINE_ITEM_MONEY, amounts)
 
 
 def _consignment_groups(consignments: Any) -> list[Record]:
@@ -197,20 +216,21 @@ def shipping_consignments(order: Any) -> list[Record]:
     return [shipping for group in groups for shipping in _dicts(group.get("shipping"))]
 
 
-def parse_order(order: Any) -> Any:
-    """A v2 order with its dates, amounts and inline consignments parsed (in place; returned)."""
+def parse_order(order: Any, amounts: Callable[[Any], Any] = parse_decimal) -> Any:
+    """A v2 order with its dates, amounts and inline consignments parsed (in place; returned;
+    ``amounts`` as :func:`parse_line_items`)."""
     if not isinstance(order, dict):
         return order
     _convert(order, ORDER_DATES, parse_rfc2822)
-    _convert(order, ORDER_MONEY, parse_decimal)
+    _convert(order, ORDER_MONEY, amounts)
     for shipping in shipping_consignments(order):
-        _convert(shipping, CONSIGNMENT_MONEY, parse_decimal)
-        parse_line_items(shipping.get("line_items"))
+        _convert(shipping, CONSIGNMENT_MONEY, amounts)
+        parse_line_items(shipping.get("line_items"), amounts)
     for group in _consignment_groups(order.get("consignments")):
         email_group = group.get("email")
         gifts = email_group.get("gift_certificates") if isinstance(email_group, dict) else None
         for other in _dicts(group.get("downloads")) + _dicts(gifts):
-            parse_line_items(other.get("line_items"))
+            parse_line_items(other.get("line_items"), amounts)
     return order
 
 

@@ -65,6 +65,7 @@ from connectors.bigcommerce.client import (
     record_id,
 )
 from connectors.bigcommerce.parsing import (
+    amount_parser,
     format_iso8601,
     format_rfc2822,
     parse_customer,
@@ -263,7 +264,8 @@ class OrdersStream(KeysetStream[int]):
 
     def parse_page(self, records: list[Record]) -> list[Record]:
         """Dates and amounts parsed; consignments the API truncated completed."""
-        orders = [parse_order(record) for record in records]
+        amounts = amount_parser()
+        orders = [parse_order(record, amounts) for record in records]
         for order in orders:
             self._complete_line_items(order)
         return orders
@@ -297,7 +299,7 @@ class OrdersStream(KeysetStream[int]):
                 endpoint=self.products_endpoint,
             )
             items = [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
-            parse_line_items(items)
+            parse_line_items(items, amount_parser())
             yield from items
             if len(items) < MAX_PAGE_SIZE:
                 return

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.bigcommerce.parsing import (
+    amount_parser,
     format_iso8601,
     format_rfc2822,
     loads,
@@ -233,11 +236,18 @@ def test_filter_values_are_utc_whole_seconds() -> None:
     assert parse_rfc2822(format_rfc2822(moment)) == moment.replace(microsecond=0)
 
 
-def test_repeated_and_padded_amounts_parse_alike() -> None:
-    """Amounts are cached by their text: every copy still parses, a padded one too, and a bad one
-    comes back as the very object given."""
-    assert [parse_decimal(text) for text in ("5.0000", "5.0000", " 5.0000 ")] == [Decimal("5.0000")] * 3
-    assert parse_decimal("   ") is None
-    bad = "".join(["not ", "money"])  # a fresh object, equal to no cached one's identity
-    assert parse_decimal(bad) is bad
-    assert parse_decimal("".join(["not ", "money"])) == bad
+@pytest.mark.parametrize("parse", [parse_decimal, amount_parser()], ids=["plain", "a page's"])
+def test_repeated_and_padded_amounts_parse_alike(parse: Callable[[Any], Any]) -> None:
+    """A page's parser remembers amounts by their text: every copy still parses, a padded one too,
+    and a bad one comes back as the very object given."""
+    assert [parse(text) for text in ("5.0000", "5.0000", " 5.0000 ")] == [Decimal("5.0000")] * 3
+    assert parse("   ") is None and parse(Decimal("1.5")) == Decimal("1.5") and parse(2) == Decimal(2)
+    bad = "".join(["not ", "money"])  # a fresh object, equal to no remembered one's identity
+    assert parse(bad) is bad
+    again = "".join(["not ", "money"])
+    assert parse(again) is again
+
+
+def test_a_page_s_parser_shares_one_decimal_per_amount_text() -> None:
+    parse = amount_parser()
+    assert parse("".join(["5.", "0000"])) is parse("5.0000")
