@@ -20,7 +20,7 @@ The transform decides the matches (normalised names, oldest first); this module 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import pandas as pd
 from simple_salesforce.format import format_soql
@@ -34,6 +34,11 @@ from transforms.mapping import SalesforceMapping
 from transforms.matching import ExistingRecords, lookup_emails
 
 NAME_PREFIXES_PER_QUERY = 50
+
+
+#: The key each of some records is claimed by this window (``claimed(sobject, ids)``: Id → key,
+#: for those of ``ids`` an earlier batch adopts; :class:`flows.window_keep.WindowAdoptions`).
+Claims = Callable[[str, list[str]], Mapping[str, str]]
 
 
 def _concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
@@ -55,15 +60,15 @@ def read_existing(
     customers: pd.DataFrame,
     orders: pd.DataFrame,
     made: KeySet | None = None,
-    claimed: Mapping[str, Mapping[str, str]] | None = None,
+    claimed: Claims | None = None,
 ) -> ExistingRecords:
     """The Accounts and Contacts of the org the batch's buyers may match (see the module doc).
 
     ``made``: keys of Accounts this run has already planned to create (written at the window's
     end, so neither the org nor the ledger has them yet); they count as existing too.
-    ``claimed``: sObject → Salesforce Id → our key, the records earlier batches of the window
-    adopt (stamped at its end): they are read as carrying that key already, so that no later
-    batch offers one of them to another key."""
+    ``claimed`` (:data:`Claims`): the keys of the records earlier batches of the window adopt
+    (stamped at its end): they are read as carrying that key already, so that no later batch
+    offers one of them to another key."""
     account, contact = mapping.account, mapping.contact
     account_fields = ["Id", "Name", account.external_id, mapping.assigned_csr_field, "OwnerId", "CreatedDate"]
     contact_fields = ["Id", "Email", "AccountId", contact.external_id, "CreatedDate"]
@@ -89,15 +94,17 @@ def read_existing(
 
     account_ids = contacts["AccountId"].dropna().unique().tolist() if not contacts.empty else []
     of_contacts = index.lookup(account.sobject, account_fields, "Id", account_ids)
-    claimed = claimed or {}
-    accounts = _with_claims(_concat([by_key, keyless, of_contacts]), claimed.get(account.sobject), account.external_id)
-    contacts = _with_claims(contacts, claimed.get(contact.sobject), contact.external_id)
+    accounts = _with_claims(_concat([by_key, keyless, of_contacts]), claimed, account.sobject, account.external_id)
+    contacts = _with_claims(contacts, claimed, contact.sobject, contact.external_id)
     return ExistingRecords(accounts=accounts, contacts=contacts)
 
 
-def _with_claims(found: pd.DataFrame, claims: Mapping[str, str] | None, key_field: str) -> pd.DataFrame:
+def _with_claims(found: pd.DataFrame, claimed: Claims | None, sobject: str, key_field: str) -> pd.DataFrame:
     """``found`` with the key each claimed record will carry, where it carries none yet."""
-    if found.empty or not claims or key_field not in found.columns:
+    if found.empty or claimed is None or key_field not in found.columns:
+        return found
+    claims = claimed(sobject, found["Id"].dropna().tolist())
+    if not claims:
         return found
     keys = found["Id"].map(claims)
     take = keys.notna() & (found[key_field].isna() | (found[key_field].astype(str) == ""))

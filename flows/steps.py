@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import dataclass, field, replace
@@ -25,7 +25,7 @@ from prefect.utilities.annotations import quote
 from connectors.base import CrmSink, StoreSource, Window
 from connectors.key_set import KeySet
 from connectors.loader import Loader, LoadReport
-from connectors.lookups import read_existing
+from connectors.lookups import Claims, read_existing
 from connectors.org_index import OrgIndex
 from flows.memory import collections_between_batches, release_free_memory
 from flows.window_keep import WindowAdoptions, WindowCustomers
@@ -42,6 +42,11 @@ ENTITIES: tuple[Entity, ...] = ("customers", "orders")
 #: above the interpreter's imports, ``store-sync bench``); the writes do not: they are the
 #: window's (:func:`write_window`), so a batch costs only its reads of what changed in the org.
 ORDERS_PER_BATCH = 10_000
+#: The window's customers without an order go out with its last batch if there are at most this
+#: many, else in batches of their own (of up to :data:`ORDERS_PER_BATCH`): a tenth of a store's
+#: customers have no order in a backfill, and all of them made the last batch of the 100k
+#: benchmark the largest (its peak 9 MB above the batch before it).
+REST_WITH_LAST = ORDERS_PER_BATCH // 10
 
 
 @dataclass
@@ -151,11 +156,11 @@ def batches(res: Resources, windows: dict[Entity, Window], *, retry: bool = True
     """The window's records in batches of about :data:`ORDERS_PER_BATCH` orders.
 
     Each window customer goes out once as the batch's own record, with the first batch holding
-    one of its orders (the last batch takes those without an order), so memory stays that of
-    one batch however large the window. Every batch also carries, as context (:class:`Batch`),
-    the records its registered orders need that went out before or lie outside the window
-    (fetched by id: one call per page of ids). Dead-lettered records being retried join the
-    window's.
+    one of its orders (those without an order go with the last batch, or after it in batches of
+    their own: :data:`REST_WITH_LAST`), so memory stays that of one batch however large the
+    window. Every batch also carries, as context (:class:`Batch`), the records its registered
+    orders need that went out before or lie outside the window (fetched by id: one call per page
+    of ids). Dead-lettered records being retried join the window's.
     """
     window = WindowCustomers()
     stop = threading.Event()
@@ -204,6 +209,8 @@ def _order_batches(
     last = [_batch(res, window, _drain(orders), last=True)]
     if last[0].orders or last[0].customers or not sent_any:
         yield last.pop()  # not held here while it is worked on (as _drain)
+    while window.unsent():
+        yield Batch(window.rest(most=ORDERS_PER_BATCH), [])
 
 
 def _drain(records: list[dict]) -> list[dict]:
@@ -223,13 +230,14 @@ def _key(record: dict) -> object:
 
 def _batch(res: Resources, window: WindowCustomers, order_records: list[dict], *, last: bool) -> Batch:
     """A :class:`Batch` of ``order_records`` with its customers: the window's going out for the
-    first time (and, in the ``last`` batch, all the window's left), and the rest as context."""
+    first time (and, in the ``last`` batch, all the window's left if they are few:
+    :data:`REST_WITH_LAST`), and the others as context."""
     orders = _unique(order_records)
     needed = sorted(
         {o.get("customer_id") for o in orders if isinstance(o.get("customer_id"), int) and o["customer_id"] > 0}
     )
     own, context = window.take(needed)
-    if last:
+    if last and window.unsent() <= REST_WITH_LAST:
         own += window.rest()
     missing = [i for i in needed if i not in window]
     if missing:
@@ -274,7 +282,7 @@ def transform_batch(
     order_records: list[dict],
     stage: Stage = untimed,
     made: KeySet | None = None,
-    claimed: Mapping[str, Mapping[str, str]] | None = None,
+    claimed: Claims | None = None,
 ) -> TransformResult:
     """Flatten, read the org's matching records, and transform one batch (``made``: keys of the
     Accounts earlier batches of the window will create; ``claimed``: the records they adopt,
@@ -455,8 +463,7 @@ def _sync_window(
         summary.extracted["customers"] += batch.extracted_customers
         summary.extracted["orders"] += len(batch.orders)
         made = loader.planned_new(res.mapping.account.sobject)
-        claimed = adoptions.claims()
-        result = run_step(transform_batch, res, batch.customers, batch.orders, stage, made, claimed)
+        result = run_step(transform_batch, res, batch.customers, batch.orders, stage, made, adoptions.claims)
         if batch.context:  # a context record's rejection belongs to its own batch (or to no run)
             rejects = result.rejects
             context = (rejects["entity"] == CUSTOMER) & rejects["source_id"].astype(str).isin(batch.context)
@@ -477,7 +484,7 @@ def _sync_window(
         for report in reports:
             summary.add_load(report)
         # Let this batch go before the next is read: otherwise two batches live at once.
-        del batch, result, reports, claimed
+        del batch, result, reports
         release_free_memory()
     if not dry_run:
         stamped, reports = run_step(write_window, res, loader, adoptions.frames(), run_id, stage)

@@ -73,6 +73,26 @@ def test_each_customer_goes_out_once_and_again_as_context(monkeypatch: pytest.Mo
     assert store.fetched == []  # everything came from the window
 
 
+def test_many_customers_without_an_order_go_after_the_last_batch_in_batches_of_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(steps, "REST_WITH_LAST", 2)
+    customers = [{"id": i} for i in range(1, 7)]  # 2-6 have no order in the window
+    store = FakeStore(customers, [{"id": 10, "customer_id": 1}, {"id": 11, "customer_id": 0}])
+    cut = _cut(store, 3, monkeypatch)
+    assert [(_ids(b.orders), _ids(b.customers), b.context) for b in cut] == [
+        ([10, 11], [1], set()),
+        ([], [2, 3, 4], set()),
+        ([], [5, 6], set()),
+    ]
+    # As many as REST_WITH_LAST still go with the last batch.
+    few = _cut(FakeStore(customers[:3], [{"id": 10, "customer_id": 1}]), 3, monkeypatch)
+    assert [(_ids(b.orders), _ids(b.customers)) for b in few] == [([10], [1, 2, 3])]
+    # A window of customers only: the empty batch of orders, then theirs.
+    alone = _cut(FakeStore(customers, []), 4, monkeypatch)
+    assert [(_ids(b.orders), _ids(b.customers)) for b in alone] == [([], []), ([], [1, 2, 3, 4]), ([], [5, 6])]
+
+
 def test_customers_outside_the_window_are_fetched_by_id(monkeypatch: pytest.MonkeyPatch) -> None:
     store = FakeStore([{"id": 1}], [{"id": 10, "customer_id": 7}, {"id": 11, "customer_id": 1}], by_id=[{"id": 7}])
     (only,) = _cut(store, 10, monkeypatch)

@@ -69,7 +69,7 @@ def test_window_customers_added_by_one_thread_are_taken_whole_by_another() -> No
         window.close()
 
 
-def test_window_adoptions_come_back_as_added_and_as_claims_the_later_batch_winning() -> None:
+def test_window_adoptions_come_back_as_added_and_as_the_claims_asked_for_the_later_batch_winning() -> None:
     adoptions = WindowAdoptions()
     first = pd.DataFrame(
         {"sobject": ["Account", "Contact"], "salesforce_id": ["001A", "003A"], "key": ["co:a", "p:a@x.com"]}
@@ -82,5 +82,7 @@ def test_window_adoptions_come_back_as_added_and_as_claims_the_later_batch_winni
     assert len(frames) == 2
     pd.testing.assert_frame_equal(frames[0], first)
     pd.testing.assert_frame_equal(frames[1], second)
-    assert adoptions.claims() == {"Account": {"001A": "co:b"}, "Contact": {"003A": "p:a@x.com"}}
-    assert WindowAdoptions().claims() == {} and WindowAdoptions().frames() == []
+    assert adoptions.claims("Account", ["001A", "001B"]) == {"001A": "co:b"}
+    assert adoptions.claims("Contact", ["001A", "003A"]) == {"003A": "p:a@x.com"}
+    assert adoptions.claims("Account", []) == {}
+    assert WindowAdoptions().claims("Account", ["001A"]) == {} and WindowAdoptions().frames() == []
