@@ -228,9 +228,8 @@ class Loader:
         keys = list(dict.fromkeys(keys))
         ledger = self.state.ledger_lookup(objmap.sobject, keys)
         known = {k: e.salesforce_id for k, e in ledger.items() if e.salesforce_id}
-        assumed = self._assumed.get(objmap.sobject, KeySet())
-        adopted = assumed.contains(keys) if len(assumed) else np.zeros(len(keys), dtype=bool)
-        known.update({k: "(adopted)" for k, a in zip(keys, adopted.tolist(), strict=True) if a and k not in known})
+        adopted = self._assumed.get(objmap.sobject, KeySet()).contains(keys).tolist()
+        known.update({k: "(adopted)" for k, a in zip(keys, adopted, strict=True) if a and k not in known})
         unknown = [k for k in keys if k not in known]
         ext, sobject = objmap.external_id, objmap.sobject
         found = self.index.lookup(sobject, ["Id", ext], ext, unknown)

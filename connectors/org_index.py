@@ -49,7 +49,7 @@ def _utc_now() -> datetime:
 
 
 class _Kept:
-    """Every record of an object with ``key`` set (or, ``keyless``, without it: :meth:`OrgIndex.keyless`),
+    """Every record of an object with a field set (or, ``keyless``, without it: :meth:`OrgIndex.keyless`),
     as of ``read_at`` (minus the margin), with ``fields``.
 
     Kept pickled, as one block: a kept read lives for the run, and as a frame of strings with an
@@ -60,11 +60,8 @@ class _Kept:
     rows) and lets the copy go.
     """
 
-    def __init__(
-        self, fields: list[str], key: str, frame: pd.DataFrame, read_at: datetime, *, keyless: bool = False
-    ) -> None:
+    def __init__(self, fields: list[str], frame: pd.DataFrame, read_at: datetime, *, keyless: bool = False) -> None:
         self.fields = list(fields)
-        self.key = key
         self.read_at = read_at
         self.keyless = keyless
         self.frame = frame
@@ -105,16 +102,17 @@ class OrgIndex:
         kept = self._kept.get((sobject, key))
         if kept is not None and set(fields) <= set(kept.fields):
             self._refresh(sobject)
-            return self._select(kept, fields, values)
+            return _select(kept.frame, fields, key, values)
         whole = self._whole(sobject, fields)
         if whole is not None:  # every record of the object is kept: look there, ask nobody
-            return self._select(whole, fields, values, key)
+            found = _select(whole, fields, key, values)
+            return found.drop_duplicates("Id", ignore_index=True) if "Id" in fields else found
         template = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {key} IN {{values}}"  # noqa: S608 (mapping names)
         probes = len(in_queries(template, values))
         if probes > 1 and (sobject, key) not in self._too_big:
             kept = self._read_all(sobject, fields, key, probes)
             if kept is not None:
-                return self._select(kept, fields, values)
+                return _select(kept.frame, fields, key, values)
         return self.crm.query_in(template, values)
 
     def keyless(self, sobject: str, fields: list[str], key: str, *, cheaper_than: int) -> pd.DataFrame | None:
@@ -135,7 +133,7 @@ class OrgIndex:
         if frame is None:
             return None
         frame = frame.reindex(columns=fields)
-        self._keyless[(sobject, key)] = _Kept(fields, key, frame, read_at, keyless=True)
+        self._keyless[(sobject, key)] = _Kept(fields, frame, read_at, keyless=True)
         return frame
 
     # -- internals ---------------------------------------------------------------------------------
@@ -149,7 +147,7 @@ class OrgIndex:
         if frame is None:
             self._too_big.add((sobject, key))
             return None
-        kept = _Kept(fields, key, frame.reindex(columns=fields), read_at)
+        kept = _Kept(fields, frame.reindex(columns=fields), read_at)
         self._kept[(sobject, key)] = kept
         return kept
 
@@ -177,7 +175,7 @@ class OrgIndex:
             mine = changed.loc[~has_key if one.keyless else has_key, one.fields]
             one.frame = pd.concat([rest, mine], ignore_index=True) if not rest.empty else mine
 
-    def _whole(self, sobject: str, fields: list[str]) -> _Kept | None:
+    def _whole(self, sobject: str, fields: list[str]) -> pd.DataFrame | None:
         """The object's every record, when the run keeps both the records with some field set and
         those without it (read whole: :meth:`lookup` and :meth:`keyless`), with ``fields``; brought
         up to date first."""
@@ -185,21 +183,16 @@ class OrgIndex:
             keyless = self._keyless.get((name, key))
             if name == sobject and keyless is not None and set(fields) <= set(keyed.fields) & set(keyless.fields):
                 self._refresh(sobject)
-                both = pd.concat([keyed.frame[fields], keyless.frame[fields]], ignore_index=True)
-                return _Kept(fields, key, both, keyed.read_at)
+                return pd.concat([keyed.frame[fields], keyless.frame[fields]], ignore_index=True)
         return None
 
-    @staticmethod
-    def _select(kept: _Kept, fields: list[str], values: list[str], key: str | None = None) -> pd.DataFrame:
-        """The kept rows whose key (its own, or ``key``: one record once) is one of ``values``,
-        case-insensitively, in the order kept."""
-        frame = kept.frame
-        column = frame[key or kept.key]
-        wanted = {str(v).lower() for v in values}
-        found = frame[column.notna() & column.astype(str).str.lower().isin(wanted)]
-        if key is not None and "Id" in fields:
-            found = found.drop_duplicates("Id")
-        return found[fields].reset_index(drop=True)
+
+def _select(frame: pd.DataFrame, fields: list[str], key: str, values: list[str]) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``key`` is one of ``values`` (case-insensitively), with ``fields``,
+    in the frame's order."""
+    column = frame[key]
+    wanted = {str(v).lower() for v in values}
+    return frame.loc[column.notna() & column.astype(str).str.lower().isin(wanted), fields].reset_index(drop=True)
 
 
 def read_whole(crm: CrmSink, soql: str, *, cheaper_than: int) -> pd.DataFrame | None:
