@@ -31,12 +31,12 @@ class WindowCustomers:
     Kept on disk, pickled, in a temporary file: a backfill's window can hold every customer of
     the store (30,000 at 100k orders, some 2 KB each as pickles) for the whole run, while a batch
     needs only its own. Memory holds four numbers per copy, in arrays (its key, its place in the
-    file, its length, whether a batch has taken its key), and no Python object per customer: a
-    dict of keys to places kept the id of every customer page's records alive, and made a new int
-    per customer taken in each batch, each holding the memory of the page or batch it was made among
-    (module docstring; without them the 100k benchmark's peak was 9 MB lower). The customers'
-    reading thread adds; the run's thread takes (a lock keeps the file's position and the arrays
-    theirs in turn).
+    file, its length, whether a batch has taken its key), and no Python object per customer: the
+    dict of keys to places these arrays replaced kept the id of every customer page's records
+    alive and made a new int per customer taken in each batch, each holding the memory of the
+    page or batch it was made among (module docstring; without them the 100k benchmark's peak
+    was 9 MB lower). The customers' reading thread adds; the run's thread takes (a lock keeps
+    the file's position and the arrays theirs in turn).
     """
 
     def __init__(self) -> None:
