@@ -239,7 +239,7 @@ def _batch(res: Resources, window: WindowCustomers, order_records: list[dict], *
     own, context = window.take(needed)
     if last and window.unsent() <= REST_WITH_LAST:
         own += window.rest()
-    missing = [i for i in needed if i not in window]
+    missing = window.missing(needed)
     if missing:
         context += [record for page in res.store.customers_by_id(missing) for record in page]
     return Batch(own + context, orders, {str(_key(r)) for r in context})

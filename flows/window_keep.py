@@ -67,14 +67,20 @@ class WindowCustomers:
         """The record's id; a record without a usable one (the transform rejects it by name) gets
         a negative number of its own, so that it is kept apart and goes out with the last batch."""
         key = record.get("id") if isinstance(record, dict) else None
-        if type(key) is int and 0 <= key < 1 << 63:
+        if _usable_id(key):
             return key
         self._unnamed += 1
         return -self._unnamed
 
     def __contains__(self, key: object) -> bool:
+        return not self.missing([key])
+
+    def missing(self, keys: Iterable[object]) -> list[object]:
+        """Those of ``keys`` no record is kept for (in one look, not one per key)."""
+        keys = list(keys)
         with self._lock:
-            return bool(self._ensure_index().find([key])[1].any())
+            found = self._ensure_index().find(keys)[1].tolist()
+        return [key for key, there in zip(keys, found, strict=True) if not there]
 
     def take(self, keys: Iterable[object]) -> tuple[list[dict], list[dict]]:
         """The kept records of ``keys``: (those going out for the first time, those sent before)."""
@@ -83,10 +89,8 @@ class WindowCustomers:
             index = self._ensure_index()
             positions, found = index.find(list(keys))
             for position in positions[found].tolist():
-                slot = int(index.latest[position])
-                (again if index.sent[position] else first).append(self._read(slot))
-                index.sent[position] = True
-                self._sent[slot] = 1
+                (again if index.sent[position] else first).append(self._read(int(index.latest[position])))
+                self._mark_sent(index, [position])
         return first, again
 
     def unsent(self) -> int:
@@ -99,12 +103,16 @@ class WindowCustomers:
         at most ``most`` of them (the first kept)."""
         with self._lock:
             index = self._ensure_index()
-            positions = np.flatnonzero(~index.sent)[:most]
-            records = [self._read(int(slot)) for slot in index.latest[positions].tolist()]
-            index.sent[positions] = True
-            for slot in index.latest[positions].tolist():
-                self._sent[slot] = 1
+            positions = np.flatnonzero(~index.sent)[:most].tolist()
+            records = [self._read(int(index.latest[position])) for position in positions]
+            self._mark_sent(index, positions)
         return records
+
+    def _mark_sent(self, index: _KeyIndex, positions: list[int]) -> None:
+        """The keys at ``positions`` of ``index`` taken: in the index and in their latest copies."""
+        index.sent[positions] = True
+        for slot in index.latest[positions].tolist():
+            self._sent[slot] = 1
 
     def _read(self, slot: int) -> dict:
         self._file.seek(self._offsets[slot])
@@ -118,6 +126,11 @@ class WindowCustomers:
     def close(self) -> None:
         """Delete the file."""
         self._file.close()
+
+
+def _usable_id(key: object) -> bool:
+    """Whether ``key`` is an id the arrays can hold as it is (a non-negative int of 64 bits)."""
+    return type(key) is int and 0 <= key < 1 << 63
 
 
 @dataclass
@@ -142,7 +155,7 @@ class _KeyIndex:
 
     def find(self, keys: list[object]) -> tuple[np.ndarray, np.ndarray]:
         """Where each of ``keys`` is, and whether it is there at all (a key that is not an id is not)."""
-        wanted = np.array([k if type(k) is int and 0 <= k < 1 << 63 else -1 for k in keys], dtype=np.int64)
+        wanted = np.array([k if _usable_id(k) else -1 for k in keys], dtype=np.int64)
         if not len(self.keys):
             return np.zeros(len(wanted), dtype=np.intp), np.zeros(len(wanted), dtype=bool)
         positions = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
