@@ -32,8 +32,8 @@ class BigCommerceSettings(BaseSettings):
     read_timeout: float = 60.0
     page_size: int = Field(250, ge=1, le=250)
     # One: a window too large for lanes (a backfill) is read while its batches are worked on, and
-    # each page read ahead is alive past its batch; 4 cost the 100k benchmark 3-9 MB of peak for
-    # 3-5 s less of its 150 s (benchmarks/README.md). Lanes read their ranges ahead regardless.
+    # each page read ahead is alive past its batch; 4 cost the 100k benchmark up to 9 MB of peak
+    # for up to 5 s less of its 150 s (benchmarks/README.md). Lanes read their ranges ahead regardless.
     read_ahead_pages: int = Field(
         1, ge=1, description="pages requested ahead of the one being worked on (each held in memory until used)"
     )
